@@ -1,0 +1,113 @@
+"""The agent registry: which ids exist, and how a name someone typed becomes an id.
+
+Registration is durable (an offline agent keeps its address and its unread mail) and creates
+the agent's read cursor: one durable pull consumer on its node's inbox stream.
+"""
+
+from __future__ import annotations
+
+import structlog
+from nats.js import api
+
+from broker import events
+from broker.connection import Broker
+from broker.errors import AmbiguousAgent, UnknownAgent
+from broker.models import AgentKind, AgentRecord
+from broker.names import AgentId, is_full_id, validate_name
+from broker.provision import bucket, ensure_node_inbox
+from broker.publish import kv_delete, kv_entries, kv_get, kv_write
+
+log = structlog.get_logger(__name__)
+
+
+def inbox_consumer(agent: AgentId) -> str:
+    return f"inbox_{agent.token}"
+
+
+async def register(
+    broker: Broker, agent: AgentId, kind: AgentKind = AgentKind.other, role: str = ""
+) -> AgentRecord:
+    """Create (or keep) the agent's inbox cursor and registry entry. Safe to repeat."""
+    await ensure_node_inbox(broker, agent.node)
+    await broker.js.add_consumer(
+        broker.names.inbox_stream(agent.node),
+        api.ConsumerConfig(
+            name=inbox_consumer(agent),
+            durable_name=inbox_consumer(agent),
+            filter_subject=broker.names.inbox_filter(agent),
+            ack_policy=api.AckPolicy.EXPLICIT,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_wait=broker.settings.ack_wait_s,
+            max_ack_pending=10_000,
+            max_deliver=-1,
+        ),
+    )
+    kv = await bucket(broker, broker.names.registry_bucket)
+    existing = await kv_get(kv, _key(agent))
+    record = AgentRecord(id=str(agent), kind=kind, role=role)
+    if existing:
+        previous = AgentRecord.model_validate_json(existing.value)
+        record.registered_at = previous.registered_at
+        if previous.model_dump(exclude={"registered_at"}) == record.model_dump(
+            exclude={"registered_at"}
+        ):
+            broker.known_agents.add(str(agent))
+            return previous
+    await kv_write(
+        broker, broker.names.registry_bucket, _key(agent), record.model_dump_json().encode()
+    )
+    broker.known_agents.add(str(agent))
+    if not existing:
+        await events.emit(broker, "agent_registered", agent=str(agent), agent_kind=kind.value, role=role)
+    return record
+
+
+async def unregister(broker: Broker, agent: AgentId) -> None:
+    """Forget an agent: its registry entry and its cursor (its stored mail ages out)."""
+    await kv_delete(broker, broker.names.registry_bucket, _key(agent))
+    try:
+        await broker.js.delete_consumer(
+            broker.names.inbox_stream(agent.node), inbox_consumer(agent)
+        )
+    except Exception as exc:  # already gone is fine
+        log.info("consumer_delete_skipped", agent=str(agent), error=str(exc))
+    broker.known_agents.discard(str(agent))
+    await events.emit(broker, "agent_unregistered", agent=str(agent))
+
+
+async def registered(broker: Broker) -> list[AgentRecord]:
+    kv = await bucket(broker, broker.names.registry_bucket)
+    records = [AgentRecord.model_validate_json(e.value) for e in await kv_entries(kv)]
+    broker.known_agents.update(r.id for r in records)
+    return sorted(records, key=lambda r: r.id)
+
+
+async def is_registered(broker: Broker, agent: AgentId) -> bool:
+    if str(agent) in broker.known_agents:
+        return True
+    kv = await bucket(broker, broker.names.registry_bucket)
+    if await kv_get(kv, _key(agent)) is None:
+        return False
+    broker.known_agents.add(str(agent))
+    return True
+
+
+async def resolve(broker: Broker, name: str) -> AgentId:
+    """`node.name` must be registered; a bare name must match exactly one registered agent."""
+    if is_full_id(name):
+        agent = AgentId.parse(name)
+        if await is_registered(broker, agent):
+            return agent
+        raise UnknownAgent(name, [r.id for r in await registered(broker)])
+    validate_name(name, "agent name")
+    records = await registered(broker)
+    matches = [r.id for r in records if r.id.split(".", 1)[1] == name]
+    if len(matches) == 1:
+        return AgentId.parse(matches[0])
+    if matches:
+        raise AmbiguousAgent(name, matches)
+    raise UnknownAgent(name, [r.id for r in records])
+
+
+def _key(agent: AgentId) -> str:
+    return f"{agent.node}.{agent.name}"

@@ -1,0 +1,91 @@
+"""The events stream: task changes, agent lifecycle, lease conflicts, file overlaps.
+
+Events are a notification feed (bounded retention), never the source of truth, so a failed
+emit is logged and does not undo the operation that caused it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from nats.js import api
+
+from broker.connection import Broker
+from broker.models import Event
+
+log = structlog.get_logger(__name__)
+
+
+async def emit(
+    broker: Broker, kind: str, *, agent: str | None = None, task: str | None = None, **data: object
+) -> Event | None:
+    from broker.publish import publish
+
+    event = Event(kind=kind, agent=agent, task=task, data=data)
+    subject = broker.names.event_subject(kind)
+    try:
+        await publish(broker, subject, event.model_dump_json().encode(), msg_id=event.id)
+    except Exception as exc:
+        log.warning("event_emit_failed", kind=kind, error=str(exc))
+        return None
+    return event
+
+
+async def recent(broker: Broker, limit: int = 20, kind: str | None = None) -> list[Event]:
+    """The last `limit` events (optionally of one kind), oldest first."""
+    info = await broker.js.stream_info(broker.names.events_stream)
+    last = info.state.last_seq
+    if last == 0:
+        return []
+    start = max(1, last - (limit * 4 if kind else limit) + 1)
+    found: list[Event] = []
+    async for event in _read(broker, start, kind, stop_at=last):
+        found.append(event)
+    return found[-limit:]
+
+
+async def watch(
+    broker: Broker, kind: str | None = None, *, history: bool = False
+) -> AsyncIterator[Event]:
+    """Yield events as they happen (from now, or from the start of retention)."""
+    subject = broker.names.event_subject(kind or ">")
+    sub = await broker.js.subscribe(
+        subject,
+        stream=broker.names.events_stream,
+        ordered_consumer=True,
+        deliver_policy=api.DeliverPolicy.ALL if history else api.DeliverPolicy.NEW,
+    )
+    try:
+        async for msg in sub.messages:
+            yield Event.model_validate_json(msg.data)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def _read(
+    broker: Broker, start_seq: int, kind: str | None, stop_at: int
+) -> AsyncIterator[Event]:
+    subject = broker.names.event_subject(kind or ">")
+    sub = await broker.js.subscribe(
+        subject,
+        stream=broker.names.events_stream,
+        ordered_consumer=True,
+        config=api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq
+        ),
+    )
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except TimeoutError:
+                return
+            yield Event.model_validate_json(msg.data)
+            if msg.metadata.sequence.stream >= stop_at or msg.metadata.num_pending == 0:
+                return
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()

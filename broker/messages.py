@@ -1,0 +1,213 @@
+"""Direct messages, broadcast, and the read cursor (fetch, then ack after handoff).
+
+Delivery is at-least-once: `fetch` hands out messages without acking; the caller acks only
+after the message reached the agent (tool result written, notification sent, hook printed).
+A process that dies in between leaves the message un-acked and it is delivered again after
+`ack_wait`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import api
+from pydantic import ValidationError
+
+from broker import agents
+from broker.connection import Broker
+from broker.errors import InvalidInput, MessageTooLarge
+from broker.ids import new_ulid
+from broker.models import Importance, Message
+from broker.names import AgentId
+from broker.provision import ensure_node_inbox
+from broker.publish import publish
+from broker.pull import next_subject, pull
+
+MAX_SUBJECT_CHARS = 200
+
+
+@dataclass
+class Delivery:
+    """A fetched, not yet acknowledged message."""
+
+    message: Message
+    raw: Msg
+    redelivered: bool
+
+    async def ack(self) -> None:
+        await self.raw.ack()
+
+
+def _check_body(broker: Broker, body: str) -> None:
+    if not isinstance(body, str) or not body.strip():
+        raise InvalidInput("message body is empty: say something")
+    size = len(body.encode())
+    if size > broker.settings.max_body_bytes:
+        raise MessageTooLarge(size, broker.settings.max_body_bytes)
+
+
+def _importance(value: str | Importance) -> Importance:
+    try:
+        return Importance(value)
+    except ValueError:
+        choices = ", ".join(i.value for i in Importance)
+        raise InvalidInput(f"invalid importance {value!r}: use one of {choices}") from None
+
+
+async def send(
+    broker: Broker,
+    sender: AgentId,
+    to: str,
+    body: str,
+    *,
+    subject: str = "",
+    thread_id: str | None = None,
+    reply_to: str | None = None,
+    importance: str | Importance = Importance.normal,
+    msg_id: str | None = None,
+) -> Message:
+    """Store one message in the recipient's inbox. Passing the same `msg_id` again (a retry)
+    stores nothing new."""
+    _check_body(broker, body)
+    if len(subject) > MAX_SUBJECT_CHARS:
+        raise InvalidInput(
+            f"subject is {len(subject)} characters; keep it under {MAX_SUBJECT_CHARS}"
+        )
+    recipient = await agents.resolve(broker, to)
+    message = Message(
+        id=msg_id or new_ulid(),
+        sender=str(sender),
+        to=str(recipient),
+        subject=subject,
+        body=body,
+        thread_id=thread_id or reply_to,
+        reply_to=reply_to,
+        importance=_importance(importance),
+    )
+    if message.thread_id is None:
+        message.thread_id = message.id
+    await deliver(broker, sender, recipient, message)
+    return message
+
+
+async def deliver(broker: Broker, sender: AgentId, recipient: AgentId, message: Message) -> None:
+    """Publish an already built message (the retry unit: same message, same id)."""
+    await publish(
+        broker,
+        broker.names.msg_subject(recipient, sender),
+        message.model_dump_json().encode(),
+        msg_id=message.id,
+    )
+
+
+async def broadcast(
+    broker: Broker, sender: AgentId, body: str, *, subject: str = "", msg_id: str | None = None
+) -> list[Message]:
+    """One durable copy to every agent registered now (except the sender). Copy ids derive
+    from the broadcast id, so retrying a broadcast stores no second copy anywhere."""
+    _check_body(broker, body)
+    broadcast_id = msg_id or new_ulid()
+    recipients = [
+        AgentId.parse(r.id) for r in await agents.registered(broker) if r.id != str(sender)
+    ]
+    copies = [
+        Message(
+            id=f"{broadcast_id}-{r.token}",
+            sender=str(sender),
+            to=str(r),
+            subject=subject,
+            body=body,
+            thread_id=broadcast_id,
+            broadcast=True,
+        )
+        for r in recipients
+    ]
+    await asyncio.gather(
+        *(deliver(broker, sender, r, m) for r, m in zip(recipients, copies, strict=True))
+    )
+    return copies
+
+
+async def fetch(
+    broker: Broker, agent: AgentId, limit: int = 10, wait_s: float = 0.0
+) -> list[Delivery]:
+    """Up to `limit` unread messages, oldest first. With `wait_s` > 0 and nothing unread,
+    wait up to that long for the first one (a long poll). Nothing is acked here."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput(f"limit must be between 1 and 1000, got {limit}")
+    if not 0 <= wait_s <= 300:
+        raise InvalidInput(f"wait_s must be between 0 and 300 seconds, got {wait_s}")
+    await ensure_node_inbox(broker, agent.node)
+    api_subject = next_subject(broker.names.inbox_stream(agent.node), agents.inbox_consumer(agent))
+    raws = await pull(broker, api_subject, limit, wait_s=0)
+    if not raws and wait_s > 0:
+        raws = await pull(broker, api_subject, 1, wait_s=wait_s)
+        if raws and limit > 1:
+            raws += await pull(broker, api_subject, limit - 1, wait_s=0)
+    deliveries = []
+    for raw in raws:
+        try:
+            message = Message.model_validate_json(raw.data)
+        except ValidationError:
+            await raw.term()  # not a studio message; never redeliver it
+            continue
+        deliveries.append(Delivery(message, raw, raw.metadata.num_delivered > 1))
+    return deliveries
+
+
+async def ack(deliveries: list[Delivery]) -> None:
+    for delivery in deliveries:
+        await delivery.ack()
+
+
+async def unread_count(broker: Broker, agent: AgentId) -> int:
+    """Messages not yet acked: pending plus fetched-but-not-handed-off."""
+    info = await broker.js.consumer_info(
+        broker.names.inbox_stream(agent.node), agents.inbox_consumer(agent)
+    )
+    return info.num_pending + info.num_ack_pending
+
+
+async def history(broker: Broker, agent: AgentId, limit: int = 20) -> list[Message]:
+    """The agent's last `limit` messages, read or not, oldest first (reading does not
+    remove anything: the inbox stream keeps messages for its retention period)."""
+    found = [m async for m in _scan_inbox(broker, agent)]
+    return found[-limit:]
+
+
+async def thread(broker: Broker, agent: AgentId, thread_id: str) -> list[Message]:
+    """Messages of one thread in this agent's inbox, oldest first."""
+    return [
+        m async for m in _scan_inbox(broker, agent) if m.thread_id == thread_id or m.id == thread_id
+    ]
+
+
+async def _scan_inbox(broker: Broker, agent: AgentId) -> AsyncIterator[Message]:
+    stream = broker.names.inbox_stream(agent.node)
+    info = await broker.js.stream_info(stream, subjects_filter=broker.names.inbox_filter(agent))
+    if not info.state.subjects:
+        return
+    sub = await broker.js.subscribe(
+        broker.names.inbox_filter(agent),
+        stream=stream,
+        ordered_consumer=True,
+        deliver_policy=api.DeliverPolicy.ALL,
+    )
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=broker.settings.request_timeout_s)
+            except (TimeoutError, nats.errors.TimeoutError):
+                return
+            with contextlib.suppress(ValidationError):
+                yield Message.model_validate_json(msg.data)
+            if msg.metadata.num_pending == 0:
+                return
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()

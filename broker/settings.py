@@ -1,0 +1,140 @@
+"""One settings object for every studio process: env vars over an optional TOML file over defaults.
+
+Precedence: explicit overrides (CLI flags) > `STUDIO_*` env > `studio.toml` > defaults. The TOML
+file is `$STUDIO_CONFIG`, else `$STUDIO_HOME/studio.toml`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from broker.errors import InvalidInput
+from broker.names import AgentId, validate_name
+
+ENV_FIELDS = {
+    "STUDIO_NATS_URL": "nats_url",
+    "STUDIO_TEAM": "team",
+    "STUDIO_NODE": "node",
+    "STUDIO_AGENT_ID": "agent_id",
+    "STUDIO_CREDS": "creds",
+    "STUDIO_HOME": "home",
+    "STUDIO_REPLICAS": "replicas",
+    "STUDIO_MAX_BODY_BYTES": "max_body_bytes",
+    "STUDIO_TLS_CA": "tls_ca",
+}
+
+
+def default_node() -> str:
+    """This machine's hostname turned into a valid node name."""
+    raw = socket.gethostname().split(".")[0].lower()
+    name = re.sub(r"[^a-z0-9-]", "-", raw).strip("-")[:32] or "node"
+    return name if name[0].isalnum() else f"n{name}"[:32]
+
+
+class Settings(BaseModel):
+    nats_url: list[str] = Field(default_factory=list)
+    team: str = "main"
+    node: str = Field(default_factory=default_node)
+    agent_id: str | None = None
+    creds: str | None = None
+    tls_ca: str | None = None
+    home: Path = Field(default_factory=lambda: Path.home() / ".studio")
+    # None: 1 on a single server, 3 when the broker reports a cluster.
+    replicas: int | None = None
+    max_body_bytes: int = 64 * 1024
+    inbox_max_age_days: float = 30.0
+    inbox_max_msgs_per_subject: int = 1_000_000
+    duplicate_window_s: float = 120.0
+    events_max_age_s: float = 24 * 3600.0
+    events_max_msgs: int = 100_000
+    heartbeat_s: float = 5.0
+    request_timeout_s: float = 5.0
+    # How long a publish is retried (same Nats-Msg-Id) to ride out a leader failover.
+    publish_retry_s: float = 20.0
+    ack_wait_s: float = 30.0
+
+    @field_validator("nats_url", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> list[str]:
+        if isinstance(value, str):
+            return [u.strip() for u in value.split(",") if u.strip()]
+        return value
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, value: str) -> str:
+        return validate_name(value, "team name")
+
+    @field_validator("node")
+    @classmethod
+    def _node(cls, value: str) -> str:
+        return validate_name(value, "node name")
+
+    @field_validator("agent_id")
+    @classmethod
+    def _agent(cls, value: str | None) -> str | None:
+        return str(AgentId.parse(value)) if value else None
+
+    @field_validator("max_body_bytes")
+    @classmethod
+    def _cap(cls, value: int) -> int:
+        if not 1 <= value <= 1024 * 1024:
+            raise ValueError("max_body_bytes must be between 1 and 1048576")
+        return value
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.home / "broker"
+
+    @property
+    def embedded_record(self) -> Path:
+        """Written by the embedded broker on start: its URL and credentials."""
+        return self.broker_dir / "broker.json"
+
+    def servers(self) -> list[str]:
+        """The URLs to connect to: configured ones, else this home's embedded broker."""
+        if self.nats_url:
+            return self.nats_url
+        try:
+            record = json.loads(self.embedded_record.read_text())
+        except (OSError, ValueError):
+            raise InvalidInput(
+                f"no broker configured: set STUDIO_NATS_URL, or start one with "
+                f"`studio up` / `studio broker serve` (STUDIO_HOME={self.home})"
+            ) from None
+        return [record["url"]]
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from env and the TOML file; raise InvalidInput with the bad field named."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    home = Path(overrides.get("home") or env.get("STUDIO_HOME") or Path.home() / ".studio")
+    config_file = Path(env.get("STUDIO_CONFIG") or home / "studio.toml")
+    if config_file.is_file():
+        try:
+            values.update(tomllib.loads(config_file.read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput(f"cannot parse {config_file}: {exc}") from None
+    for var, field in ENV_FIELDS.items():
+        if env.get(var):
+            values[field] = env[var]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.setdefault("home", home)
+    try:
+        return Settings(**values)
+    except ValueError as exc:
+        first = exc.errors()[0] if hasattr(exc, "errors") else None
+        if first:
+            field = ".".join(str(p) for p in first["loc"])
+            raise InvalidInput(f"bad setting {field}: {first['msg']}") from None
+        raise InvalidInput(str(exc)) from None
