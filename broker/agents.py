@@ -58,7 +58,9 @@ async def register(
     )
     broker.known_agents.add(str(agent))
     if not existing:
-        await events.emit(broker, "agent_registered", agent=str(agent), agent_kind=kind.value, role=role)
+        await events.emit(
+            broker, "agent_registered", agent=str(agent), agent_kind=kind.value, role=role
+        )
     return record
 
 

@@ -8,11 +8,11 @@ class StudioError(Exception):
     """Base of every expected failure; its message is safe and useful to show the caller."""
 
 
-class InvalidName(StudioError):
+class InvalidInput(StudioError):
     pass
 
 
-class InvalidInput(StudioError):
+class InvalidName(InvalidInput):
     pass
 
 

@@ -17,7 +17,7 @@ from broker.errors import InvalidInput, LeaseConflict
 from broker.models import Lease, LeaseConflictInfo, LeaseHolder, utcnow
 from broker.names import AgentId, encode_path
 from broker.provision import bucket
-from broker.publish import CasConflict, kv_delete, kv_entries, kv_get, kv_write
+from broker.publish import CasConflict, kv_delete, kv_entries, kv_read, kv_write
 
 MAX_TTL_S = 24 * 3600
 MAX_PATHS = 200
@@ -92,7 +92,7 @@ async def _write_holder(
     kv = await bucket(broker, broker.names.leases_bucket)
     key = encode_path(path)
     while True:
-        entry = await kv_get(kv, key)
+        entry, revision = await kv_read(kv, key)
         lease = Lease.model_validate_json(entry.value) if entry else Lease(path=path)
         lease.holders = [h for h in _live(lease) if h.agent != str(agent)]
         if holder:
@@ -108,7 +108,7 @@ async def _write_holder(
                 broker.names.leases_bucket,
                 key,
                 lease.model_dump_json().encode(),
-                last=entry.revision if entry else 0,
+                last=revision,
                 msg_ttl=max(1.0, longest.total_seconds()),
             )
             return

@@ -145,10 +145,16 @@ async def fetch(
     await ensure_node_inbox(broker, agent.node)
     api_subject = next_subject(broker.names.inbox_stream(agent.node), agents.inbox_consumer(agent))
     raws = await pull(broker, api_subject, limit, wait_s=0)
-    if not raws and wait_s > 0:
-        raws = await pull(broker, api_subject, 1, wait_s=wait_s)
-        if raws and limit > 1:
-            raws += await pull(broker, api_subject, limit - 1, wait_s=0)
+    if not raws:
+        # A no_wait pull can miss a message stored a moment ago (the consumer learns of new
+        # stream messages asynchronously); the consumer's pending count does not, so when it
+        # says there is mail, wait briefly for it instead of answering "nothing".
+        if wait_s == 0 and (await _consumer_info(broker, agent)).num_pending > 0:
+            wait_s = 1.0
+        if wait_s > 0:
+            raws = await pull(broker, api_subject, 1, wait_s=wait_s)
+            if raws and limit > 1:
+                raws += await pull(broker, api_subject, limit - 1, wait_s=0)
     deliveries = []
     for raw in raws:
         try:
@@ -167,10 +173,14 @@ async def ack(deliveries: list[Delivery]) -> None:
 
 async def unread_count(broker: Broker, agent: AgentId) -> int:
     """Messages not yet acked: pending plus fetched-but-not-handed-off."""
-    info = await broker.js.consumer_info(
+    info = await _consumer_info(broker, agent)
+    return info.num_pending + info.num_ack_pending
+
+
+async def _consumer_info(broker: Broker, agent: AgentId) -> api.ConsumerInfo:
+    return await broker.js.consumer_info(
         broker.names.inbox_stream(agent.node), agents.inbox_consumer(agent)
     )
-    return info.num_pending + info.num_ack_pending
 
 
 async def history(broker: Broker, agent: AgentId, limit: int = 20) -> list[Message]:

@@ -87,13 +87,19 @@ async def publish(
 
 async def kv_get(kv: KeyValue, key: str) -> KeyValue.Entry | None:
     """The live entry, or None when absent, deleted or expired."""
+    return (await kv_read(kv, key))[0]
+
+
+async def kv_read(kv: KeyValue, key: str) -> tuple[KeyValue.Entry | None, int]:
+    """(live entry or None, the revision a compare-and-set must name). A deleted key still has
+    a revision (its delete marker), so writing it again must not assume 0."""
     try:
         entry = await kv.get(key)
-    except KeyNotFoundError:
-        return None
+    except KeyNotFoundError as exc:
+        return None, exc.entry.revision if exc.entry else 0
     if entry.value is None or entry.operation in ("DEL", "PURGE"):
-        return None
-    return entry
+        return None, entry.revision
+    return entry, entry.revision
 
 
 async def kv_write(
@@ -127,15 +133,24 @@ async def kv_delete(broker: Broker, bucket: str, key: str, *, last: int | None =
 
 
 async def kv_entries(kv: KeyValue, pattern: str = ">") -> list[KeyValue.Entry]:
-    """Every live entry matching `pattern`, read in one pass of an ordered consumer."""
-    watcher = await kv.watch(pattern, ignore_deletes=True)
+    """Every live entry matching `pattern`, read in one pass of an ordered consumer.
+
+    nats-py's watcher may announce "no initial values" (None) while values are already on the
+    wire: it decides from consumer info, racing the delivery. A None is believed only when the
+    consumer delivered nothing; otherwise reading goes on to the entry whose delta is 0.
+    Deletes are read too (and dropped here) so that the last message always carries delta 0.
+    """
+    watcher = await kv.watch(pattern)
     entries: list[Any] = []
     try:
         while True:
             entry = await watcher.updates(timeout=10)
             if entry is None:
-                break
-            if entry.value:
+                info = await watcher._sub.consumer_info()
+                if not info.delivered or info.delivered.consumer_seq == 0:
+                    break
+                continue
+            if entry.value and entry.operation not in ("DEL", "PURGE"):
                 entries.append(entry)
             if entry.delta == 0:
                 break

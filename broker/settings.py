@@ -30,6 +30,7 @@ ENV_FIELDS = {
     "STUDIO_REPLICAS": "replicas",
     "STUDIO_MAX_BODY_BYTES": "max_body_bytes",
     "STUDIO_TLS_CA": "tls_ca",
+    "STUDIO_ACK_WAIT_S": "ack_wait_s",
 }
 
 
@@ -60,7 +61,8 @@ class Settings(BaseModel):
     request_timeout_s: float = 5.0
     # How long a publish is retried (same Nats-Msg-Id) to ride out a leader failover.
     publish_retry_s: float = 20.0
-    ack_wait_s: float = 30.0
+    # How long a fetched, unacknowledged message waits before it is delivered again.
+    ack_wait_s: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("nats_url", mode="before")
     @classmethod

@@ -1,0 +1,25 @@
+"""Settings and identity for CLI commands, from the global flags and the environment."""
+
+from __future__ import annotations
+
+import argparse
+
+from broker.names import AgentId
+from broker.settings import Settings, load_settings
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        home=getattr(args, "home", None),
+        team=getattr(args, "team", None),
+        node=getattr(args, "node", None),
+    )
+
+
+def cli_identity(settings: Settings, as_name: str | None = None) -> AgentId:
+    """STUDIO_AGENT_ID inside an agent's window, else `<node>.cli` (or `<node>.<--as>`)."""
+    if as_name:
+        return AgentId.parse(as_name) if "." in as_name else AgentId(settings.node, as_name)
+    if settings.agent_id:
+        return AgentId.parse(settings.agent_id)
+    return AgentId(settings.node, "cli")

@@ -1,0 +1,69 @@
+"""Shared fixtures: a real nats-server (and a 3-node cluster) started once per session, and a
+connected Broker per test on a team of its own, so tests never see each other's data."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from broker.connection import Broker, connect
+from broker.server import LocalCluster, ServerProcess, single_node
+from broker.settings import Settings, load_settings
+
+_teams = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = single_node(tmp_path_factory.mktemp("nats"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cluster = LocalCluster.create(tmp_path_factory.mktemp("cluster"), size=3)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def unique_team() -> str:
+    return f"t{next(_teams)}"
+
+
+def make_settings(urls: list[str], home: Path, **overrides) -> Settings:
+    values = {"nats_url": ",".join(urls), "team": unique_team(), "node": "n1", "home": home}
+    values.update(overrides)
+    return load_settings(env={}, **values)
+
+
+BrokerFactory = Callable[..., Awaitable[Broker]]
+
+
+@pytest.fixture
+async def broker_factory(
+    nats_server: ServerProcess, tmp_path: Path
+) -> AsyncIterator[BrokerFactory]:
+    """Connect Brokers to the single node; all share one team unless told otherwise."""
+    opened: list[Broker] = []
+    team = unique_team()
+
+    async def make(**overrides) -> Broker:
+        overrides.setdefault("team", team)
+        b = await connect(make_settings([nats_server.spec.url], tmp_path, **overrides))
+        opened.append(b)
+        return b
+
+    yield make
+    for b in opened:
+        await b.close()
+
+
+@pytest.fixture
+async def broker(broker_factory: BrokerFactory) -> Broker:
+    return await broker_factory()
