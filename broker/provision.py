@@ -9,11 +9,15 @@ markers (with markers an expired key blocks `kv.create` until the marker itself 
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from nats.js import api
 from nats.js.errors import APIError, NotFoundError
 from nats.js.kv import KeyValue
 
 from broker.connection import Broker
+from broker.publish import retryable
 
 STREAM_NAME_IN_USE = 10058
 
@@ -26,12 +30,21 @@ async def detect_replicas(broker: Broker) -> int:
 
 
 async def ensure_stream(broker: Broker, config: api.StreamConfig) -> api.StreamInfo:
-    try:
-        return await broker.js.add_stream(config)
-    except APIError as exc:
-        if exc.err_code != STREAM_NAME_IN_USE:
-            raise
-    return await broker.js.update_stream(config)
+    """Create, or update when the existing config differs; retried while the cluster has no
+    leader (just started, or failing over)."""
+    deadline = time.monotonic() + broker.settings.publish_retry_s
+    while True:
+        try:
+            try:
+                return await broker.js.add_stream(config)
+            except APIError as exc:
+                if exc.err_code != STREAM_NAME_IN_USE:
+                    raise
+            return await broker.js.update_stream(config)
+        except Exception as exc:
+            if not retryable(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 def _kv_stream(

@@ -30,7 +30,7 @@ class CasConflict(Exception):
     """The key's revision moved since it was read: re-read and decide again."""
 
 
-def _retryable(exc: BaseException) -> bool:
+def retryable(exc: BaseException) -> bool:
     if isinstance(exc, APIError):
         return exc.code in _RETRYABLE_API_CODES or exc.err_code == 10008  # 10008: JS unavailable
     return isinstance(
@@ -67,10 +67,10 @@ async def publish(
         except APIError as exc:
             if exc.err_code in WRONG_LAST_SEQUENCE:
                 raise CasConflict(subject) from None
-            if not _retryable(exc) or time.monotonic() > deadline:
+            if not retryable(exc) or time.monotonic() > deadline:
                 raise BrokerUnavailable(f"publish to {subject} failed: {exc}") from None
         except Exception as exc:
-            if not _retryable(exc):
+            if not retryable(exc):
                 raise
             # A denied publish gets no reply: the server reports it asynchronously.
             await asyncio.sleep(0.01)

@@ -207,7 +207,27 @@ class LocalCluster:
             node.spawn()
         for node in self.nodes:
             node.wait_ready(timeout)
+        self.wait_meta_leader(timeout)
         log.info("nats_cluster_started", urls=self.urls)
+
+    def wait_meta_leader(self, timeout: float = 30.0) -> str:
+        """Healthy nodes can still lack a JetStream meta leader for a moment, and until one is
+        elected every stream API call times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if node.process is None or node.process.poll() is not None:
+                    continue
+                url = f"http://127.0.0.1:{node.spec.monitor_port}/jsz"
+                try:
+                    with urllib.request.urlopen(url, timeout=1) as resp:
+                        leader = json.load(resp).get("meta_cluster", {}).get("leader")
+                except (urllib.error.URLError, OSError, ValueError):
+                    continue
+                if leader:
+                    return leader
+            time.sleep(0.1)
+        raise BrokerUnavailable(f"no JetStream meta leader after {timeout:.0f}s")
 
     def stop(self) -> None:
         for node in self.nodes:
