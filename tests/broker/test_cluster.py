@@ -81,16 +81,18 @@ async def test_stream_leader_sigkill_during_2000_sends_loses_nothing(tmp_path):
         stream = sender.names.inbox_stream("n2")
         leader = (await sender.js.stream_info(stream)).cluster.leader
         sent_count = 0
+        midway = asyncio.Event()
 
         async def send_range(worker: int):
             nonlocal sent_count
             for i in range(500):
                 await messages.send(sender, A, "n2.b", f"{worker}:{i}", msg_id=f"m-{worker}-{i}")
                 sent_count += 1
+                if sent_count == 400:
+                    midway.set()
 
         async def kill_leader_midway():
-            while sent_count < 400:
-                await asyncio.sleep(0.01)
+            await midway.wait()
             cluster.node(leader).kill()
 
         await asyncio.gather(*(send_range(w) for w in range(4)), kill_leader_midway())
