@@ -61,6 +61,8 @@ class ControlReply(BaseModel):
 class SpawnRequest(ControlRequest):
     name: str
     kind: AgentKind = AgentKind.claude
+    # A program to run instead of the kind's default (kind `other` needs one).
+    command: str = ""
     cwd: str = ""
     prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     worktree: bool = False
@@ -75,6 +77,9 @@ class SpawnReply(ControlReply):
 
 class StopRequest(ControlRequest):
     agent: str
+    # Graceful by default: ask the agent to wrap up, wait until idle (up to timeout_s), close.
+    force: bool = False
+    timeout_s: float = Field(default=30.0, ge=0, le=600)
 
 
 class StopReply(ControlReply):
@@ -200,7 +205,8 @@ async def spawn(broker: Broker, node: str, spec: SpawnRequest) -> SpawnReply:
 
 
 async def stop(broker: Broker, node: str, spec: StopRequest) -> StopReply:
-    return cast(StopReply, await request(broker, node, Verb.stop, spec))
+    wait = spec.timeout_s + broker.settings.request_timeout_s
+    return cast(StopReply, await request(broker, node, Verb.stop, spec, timeout_s=wait))
 
 
 async def kick(broker: Broker, node: str, spec: KickRequest) -> KickReply:

@@ -19,7 +19,13 @@ log = structlog.get_logger(__name__)
 
 
 async def emit(
-    broker: Broker, kind: str, *, agent: str | None = None, task: str | None = None, **data: object
+    broker: Broker,
+    kind: str,
+    /,
+    *,
+    agent: str | None = None,
+    task: str | None = None,
+    **data: object,
 ) -> Event | None:
     from broker.publish import publish
 

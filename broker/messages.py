@@ -221,3 +221,35 @@ async def _scan_inbox(broker: Broker, agent: AgentId) -> AsyncIterator[Message]:
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+
+
+async def peek_unread(broker: Broker, agent: AgentId, limit: int = 20) -> list[Message]:
+    """Unread messages without taking them: for notices ("2 new from X") that must not count
+    as handing the message over. Reads past the cursor's ack floor with a throwaway consumer."""
+    info = await _consumer_info(broker, agent)
+    if info.num_pending + info.num_ack_pending == 0:
+        return []
+    start = (info.ack_floor.stream_seq or 0) + 1
+    sub = await broker.js.subscribe(
+        broker.names.inbox_filter(agent),
+        stream=broker.names.inbox_stream(agent.node),
+        ordered_consumer=True,
+        config=api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+        ),
+    )
+    found: list[Message] = []
+    try:
+        while len(found) < limit:
+            try:
+                msg = await sub.next_msg(timeout=broker.settings.request_timeout_s)
+            except (TimeoutError, nats.errors.TimeoutError):
+                break
+            with contextlib.suppress(ValidationError):
+                found.append(Message.model_validate_json(msg.data))
+            if msg.metadata.num_pending == 0:
+                break
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    return found

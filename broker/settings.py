@@ -31,6 +31,7 @@ ENV_FIELDS = {
     "STUDIO_MAX_BODY_BYTES": "max_body_bytes",
     "STUDIO_TLS_CA": "tls_ca",
     "STUDIO_ACK_WAIT_S": "ack_wait_s",
+    "STUDIO_TMUX_SOCKET": "tmux_socket",
 }
 
 
@@ -63,6 +64,10 @@ class Settings(BaseModel):
     publish_retry_s: float = 20.0
     # How long a fetched, unacknowledged message waits before it is delivered again.
     ack_wait_s: float = Field(default=30.0, gt=0, le=3600)
+    # Node daemon: private tmux socket (tests), wake cooldown, how often git state is read.
+    tmux_socket: str | None = None
+    wake_cooldown_s: float = 5.0
+    awareness_interval_s: float = 3.0
 
     @field_validator("nats_url", mode="before")
     @classmethod

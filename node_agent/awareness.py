@@ -1,0 +1,82 @@
+"""Who is changing what: each agent's repository, branch and changed files, and the overlaps
+between agents (on any host) changing the same file of the same repository.
+
+A repository is identified across machines by its origin URL, else by its root commit, so two
+clones or worktrees of one project compare equal while unrelated repos never do.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from broker.models import AgentInfo
+
+
+@dataclass(frozen=True)
+class GitState:
+    repo: str = ""
+    root: str = ""
+    branch: str = ""
+    changed_files: list[str] = field(default_factory=list)
+
+
+def _git(cwd: str, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", cwd, *args], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def read_git_state(cwd: str) -> GitState:
+    """Blocking (runs git); the daemon calls it from a thread every few seconds."""
+    if not cwd:
+        return GitState()
+    root = _git(cwd, "rev-parse", "--show-toplevel")
+    if not root:
+        return GitState()
+    repo = _git(cwd, "config", "--get", "remote.origin.url") or ""
+    if not repo:
+        roots = _git(cwd, "rev-list", "--max-parents=0", "HEAD") or ""
+        repo = f"root:{roots.splitlines()[-1]}" if roots else f"path:{root}"
+    branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD") or ""
+    status = _git(cwd, "status", "--porcelain=v1", "-z", "--untracked-files=all") or ""
+    changed = []
+    entries = status.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if "R" in code or "C" in code:
+            i += 1  # the next entry is the rename's source path
+        changed.append(path)
+    return GitState(repo=repo, root=root, branch=branch, changed_files=sorted(set(changed)))
+
+
+@dataclass(frozen=True)
+class Overlap:
+    repo: str
+    path: str
+    agents: tuple[str, ...]
+
+
+def find_overlaps(agents: list[AgentInfo]) -> list[Overlap]:
+    """Files changed by two or more agents in the same repository."""
+    holders: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for info in agents:
+        if not info.repo:
+            continue
+        for path in info.changed_files:
+            holders[(info.repo, path)].add(info.id)
+    return [
+        Overlap(repo, path, tuple(sorted(ids)))
+        for (repo, path), ids in sorted(holders.items())
+        if len(ids) > 1
+    ]

@@ -1,0 +1,168 @@
+"""`studio node run`: the per-machine daemon, as a handful of concurrent loops over one `Node`.
+
+- monitor: one tmux query per tick; dead panes are buried, screen state read where no hook
+  speaks, idle agents with mail woken;
+- mail: a plain subscription to this node's inbox subjects, so a wake starts the moment a
+  message is stored (nothing is consumed: the durable cursors are the agents' own);
+- heartbeat: presence for every agent;
+- awareness: git state per agent, and overlap notices;
+- the control service and the hook socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from nats.aio.msg import Msg
+
+from broker import events, messages, presence
+from broker.connection import connect
+from broker.models import AgentKind, AgentState
+from broker.settings import Settings
+from node_agent import awareness, control, hooks, lifecycle, screen, tmux, wake
+from node_agent.state import LocalAgent, Node
+
+log = structlog.get_logger(__name__)
+
+MONITOR_S = 0.25
+MAIL_SWEEP_S = 5.0
+
+
+async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    broker = await connect(settings, name=f"studio-node-{settings.node}")
+    node = Node(settings, broker, tmux.server(settings.tmux_socket))
+    await asyncio.to_thread(tmux.ensure_session, node.tmux, node.session_name)
+    for pane in await asyncio.to_thread(tmux.list_agent_panes, node.tmux, node.session_name):
+        if not pane.dead:
+            await lifecycle.adopt(node, pane)
+    await control.serve(node)
+
+    async def on_mail(msg: Msg) -> None:
+        await _on_mail(node, msg)
+
+    await broker.nc.subscribe(broker.names.node_inbox_subjects(settings.node), cb=on_mail)
+    hook_server = await hooks.serve(node)
+    await events.emit(broker, "node_started", agent=None, node=settings.node)
+    log.info("node_daemon_ready", node=settings.node, team=settings.team, agents=len(node.agents))
+    if ready is not None:
+        ready.set()
+    loops = [monitor_loop(node), heartbeat_loop(node), awareness_loop(node), mail_sweep(node)]
+    try:
+        await asyncio.gather(*loops)
+    finally:
+        hook_server.close()
+        with contextlib.suppress(Exception):
+            await broker.close()
+
+
+async def _on_mail(node: Node, msg: Msg) -> None:
+    tokens = msg.subject.split(".")
+    agent = node.agents.get(f"{tokens[3]}.{tokens[4]}") if len(tokens) >= 5 else None
+    if agent is not None and agent.state == AgentState.idle:
+        asyncio.get_running_loop().create_task(_wake_quietly(node, agent))
+
+
+async def _wake_quietly(node: Node, agent: LocalAgent) -> None:
+    try:
+        await wake.wake_if_idle(node, agent)
+    except Exception as exc:
+        log.warning("wake_failed", agent=str(agent.id), error=str(exc))
+
+
+async def monitor_loop(node: Node) -> None:
+    while True:
+        try:
+            await monitor_once(node)
+        except Exception as exc:
+            log.warning("monitor_failed", error=str(exc))
+        await asyncio.sleep(MONITOR_S)
+
+
+async def monitor_once(node: Node) -> None:
+    panes = {
+        p.agent_id: p
+        for p in await asyncio.to_thread(tmux.list_agent_panes, node.tmux, node.session_name)
+    }
+    for agent_id, agent in list(node.agents.items()):
+        pane = panes.get(agent_id)
+        if pane is None or pane.dead:
+            await lifecycle.bury(node, agent, reason="pane exited" if pane else "window closed")
+            continue
+        if agent.hook_state_fresh and agent.kind != AgentKind.shell:
+            continue
+        text = (
+            ""
+            if agent.kind == AgentKind.shell
+            else await asyncio.to_thread(tmux.capture, node.tmux, agent.pane_id, 15)
+        )
+        state = screen.classify(agent.kind, text, pane.command)
+        if state is not None and agent.set_state(state, "screen"):
+            log.info("agent_state", agent=agent_id, state=state.value, source="screen")
+            if state == AgentState.idle:
+                await _wake_quietly(node, agent)
+
+
+async def mail_sweep(node: Node) -> None:
+    """Idle agents with unread mail that no arrival woke (e.g. mail that came while the daemon
+    was down, or a pointer the CLI missed) are retried here, after the cooldown."""
+    while True:
+        await asyncio.sleep(MAIL_SWEEP_S)
+        for agent in list(node.agents.values()):
+            if agent.state == AgentState.idle:
+                await _wake_quietly(node, agent)
+
+
+async def heartbeat_loop(node: Node) -> None:
+    while True:
+        try:
+            live = await presence.live(node.broker)
+            for agent in list(node.agents.values()):
+                await lifecycle.heartbeat(node, agent, live)
+        except Exception as exc:
+            log.warning("heartbeat_failed", error=str(exc))
+        await asyncio.sleep(node.settings.heartbeat_s)
+
+
+async def awareness_loop(node: Node) -> None:
+    while True:
+        try:
+            await awareness_once(node)
+        except Exception as exc:
+            log.warning("awareness_failed", error=str(exc))
+        await asyncio.sleep(node.settings.awareness_interval_s)
+
+
+async def awareness_once(node: Node) -> None:
+    changed = False
+    for agent in list(node.agents.values()):
+        state = await asyncio.to_thread(awareness.read_git_state, agent.cwd)
+        if state != agent.git:
+            agent.git, changed = state, True
+    live = await presence.live(node.broker)
+    if changed:
+        for agent in list(node.agents.values()):
+            await lifecycle.heartbeat(node, agent, live)
+        live = await presence.live(node.broker)
+    for overlap in awareness.find_overlaps(list(live.values())):
+        for agent_id in overlap.agents:
+            if agent_id not in node.agents:
+                continue
+            others = [a for a in overlap.agents if a != agent_id]
+            key = (agent_id, ",".join(others), overlap.path)
+            if key in node.overlaps_told:
+                continue
+            node.overlaps_told.add(key)
+            await messages.send(
+                node.broker,
+                node.me,
+                agent_id,
+                f"Heads-up: {', '.join(others)} is also changing {overlap.path} "
+                f"in the same repository. Coordinate (send_message) before you both edit it.",
+                subject=f"overlap on {overlap.path}",
+                importance="high",
+            )
+            await events.emit(
+                node.broker, "overlap", agent=agent_id, path=overlap.path, others=others
+            )

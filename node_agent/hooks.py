@@ -1,0 +1,176 @@
+"""The daemon's side of `studio hook EVENT`: turn-state from hook events, and the replies that
+put mail (and file conflicts) in front of the model at its next turn boundary.
+
+Replies use Claude Code's hook output format; Codex's notify sends `codex-notify` at the end of
+each turn, which maps to Stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from broker import leases, messages, presence
+from broker.models import AgentState, Message
+from node_agent.hook_client import socket_path
+from node_agent.state import LocalAgent, Node
+
+log = structlog.get_logger(__name__)
+
+EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit", "apply_patch"})
+
+
+def _context(event: str, text: str) -> dict:
+    return {"hookSpecificOutput": {"hookEventName": event, "additionalContext": text}}
+
+
+def _mail_line(new: list[Message], unread: int) -> str:
+    senders = sorted({m.sender for m in new})
+    subjects = "; ".join(f"{m.sender}: {m.subject or m.body[:60]}" for m in new[:3])
+    return (
+        f"[studio] {len(new)} new message(s) from {', '.join(senders)} ({unread} unread in all): "
+        f"{subjects}. Call the studio check_inbox tool to read them."
+    )
+
+
+async def _new_mail(node: Node, agent: LocalAgent) -> tuple[list[Message], int]:
+    """Unread messages not yet announced to this agent (each is announced once)."""
+    unread = await messages.unread_count(node.broker, agent.id)
+    if unread == 0:
+        return [], 0
+    pending = await messages.peek_unread(node.broker, agent.id, limit=20)
+    new = [m for m in pending if m.id not in agent.announced]
+    agent.announced.update(m.id for m in new)
+    return new, unread
+
+
+async def handle(node: Node, event: str, agent_id: str, payload: dict) -> dict[str, Any]:
+    """Returns {"stdout": text, "exit": code} for the hook client to print."""
+    agent = node.agents.get(agent_id)
+    if agent is None:
+        return {}
+    output: dict | None = None
+    if event == "UserPromptSubmit" or event == "PostToolUse":
+        agent.set_state(AgentState.busy, "hook")
+        new, unread = await _new_mail(node, agent)
+        if new:
+            output = _context(event, _mail_line(new, unread))
+    elif event in ("Stop", "codex-notify"):
+        output = await _on_stop(node, agent, payload)
+    elif event == "Notification":
+        kind = payload.get("notification_type") or ""
+        message = str(payload.get("message", "")).lower()
+        if kind == "permission_prompt" or "permission" in message:
+            agent.set_state(AgentState.waiting_input, "hook")
+        elif kind == "idle_prompt" or "waiting for your input" in message:
+            agent.set_state(AgentState.idle, "hook")
+    elif event == "SessionStart":
+        agent.set_state(AgentState.idle, "hook")
+    elif event == "PreToolUse":
+        output = await _before_edit(node, agent, payload)
+    return {"stdout": json.dumps(output) + "\n" if output else "", "exit": 0}
+
+
+async def _on_stop(node: Node, agent: LocalAgent, payload: dict) -> dict | None:
+    """Block the turn from ending while unread mail waits (once: respect stop_hook_active)."""
+    if not payload.get("stop_hook_active"):
+        unread = await messages.unread_count(node.broker, agent.id)
+        if unread:
+            pending = await messages.peek_unread(node.broker, agent.id, limit=5)
+            agent.announced.update(m.id for m in pending)
+            preview = "\n".join(f"- {m.sender}: {m.body[:200]}" for m in pending)
+            return {
+                "decision": "block",
+                "reason": f"[studio] You have {unread} unread message(s) before you stop:\n"
+                f"{preview}\nCall check_inbox to read them, act on them, then finish.",
+            }
+    agent.set_state(AgentState.idle, "hook")
+    return None
+
+
+def _edit_paths(payload: dict, cwd: str) -> list[str]:
+    tool_input = payload.get("tool_input") or {}
+    raw = tool_input.get("file_path") or tool_input.get("notebook_path") or tool_input.get("path")
+    if not raw:
+        return []
+    path = Path(raw)
+    if not path.is_absolute():
+        path = Path(cwd) / path
+    return [os.path.normpath(path)]
+
+
+async def _before_edit(node: Node, agent: LocalAgent, payload: dict) -> dict | None:
+    """Tell the model who else holds or is changing the file before it writes."""
+    if payload.get("tool_name") not in EDIT_TOOLS:
+        return None
+    paths = _edit_paths(payload, agent.cwd)
+    if not paths:
+        return None
+    root = agent.git.root or agent.cwd
+    relative = [p[len(root) :].lstrip("/") if p.startswith(root + "/") else p for p in paths]
+    held = leases.conflicts_for(
+        await leases.list_leases(node.broker), agent.id, relative + paths, exclusive=True
+    )
+    exclusive = [c for c in held if c.exclusive]
+    if exclusive:
+        c = exclusive[0]
+        return {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": (
+                    f"[studio] {c.path} is leased exclusively by {c.holder} until "
+                    f"{c.expires_at:%H:%M:%S}Z ({c.reason or 'no reason given'}). "
+                    f"Message {c.holder} (send_message) or pick other work."
+                ),
+            }
+        }
+    notes = [f"{c.holder} holds a shared lease on {c.path}" for c in held]
+    if agent.git.repo:
+        for info in (await presence.live(node.broker)).values():
+            if info.id != str(agent.id) and info.repo == agent.git.repo:
+                notes += [
+                    f"{info.id} is also changing {p}" for p in relative if p in info.changed_files
+                ]
+    if not notes:
+        return None
+    return _context(
+        "PreToolUse", "[studio] heads-up: " + "; ".join(notes) + ". Coordinate with them."
+    )
+
+
+def _fresh_socket_path(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+
+
+async def serve(node: Node) -> asyncio.AbstractServer:
+    """The unix socket hook clients talk to; one JSON line in, one out."""
+    path = Path(socket_path(str(node.settings.home), node.settings.team))
+    await asyncio.to_thread(_fresh_socket_path, path)
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout=2)
+            request = json.loads(line or b"{}")
+            reply = await handle(
+                node,
+                str(request.get("event", "")),
+                str(request.get("agent", "")),
+                request.get("input") or {},
+            )
+        except Exception as exc:  # a hook must get an answer, even a blank one
+            log.warning("hook_failed", error=str(exc))
+            reply = {}
+        writer.write(json.dumps(reply).encode() + b"\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(on_client, path=str(path))
+    os.chmod(path, 0o600)
+    return server
