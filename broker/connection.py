@@ -10,11 +10,17 @@ import asyncio
 import re
 import time
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from typing import Any
 
 import nats
 import structlog
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
@@ -23,6 +29,7 @@ from broker.names import Names
 from broker.settings import Settings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 _PERMISSION_RE = re.compile(r"permissions violation for (\w+) to \"?([^\"']+)", re.IGNORECASE)
 
@@ -37,6 +44,8 @@ class Broker:
     buckets: dict[str, KeyValue] = field(default_factory=dict)
     # Agent ids known to be registered: a send to them skips the registry lookup.
     known_agents: set[str] = field(default_factory=set)
+    # Long-lived reply subscriptions for pull requests, by consumer API subject.
+    pullers: dict[str, Any] = field(default_factory=dict)
     # Nodes whose inbox stream is known to exist.
     provisioned_nodes: set[str] = field(default_factory=set)
     # (monotonic time, operation, subject) of recent permission violations reported by the
@@ -56,14 +65,142 @@ class Broker:
     def raise_if_denied(self, subject: str, since: float) -> None:
         operation = self.recent_denial(subject, since)
         if operation:
-            raise PermissionDenied(
-                f"permission denied: this node's credentials may not {operation.lower()} "
-                f"to {subject} (node {self.settings.node!r}, team {self.team!r})"
-            )
+            raise PermissionDenied(denial_message(operation, subject, self.settings))
 
     async def close(self) -> None:
         if not self.nc.is_closed:
             await self.nc.drain()
+
+
+def denial_message(operation: str, subject: str, settings: Settings) -> str:
+    verb = "subscribe to" if operation.lower().startswith("sub") else "publish to"
+    return (
+        f"permission denied: this node's credentials may not {verb} {subject} "
+        f"(node {settings.node!r}, team {settings.team!r}); each node may act only as its own "
+        "agents and read only its own inboxes"
+    )
+
+
+class GuardedClient(NATS):
+    """A nats-py client whose requests fail fast with PermissionDenied when the server rejects
+    them.
+
+    A denied publish is dropped by the server, which reports it asynchronously (`-ERR
+    Permissions Violation`) and sends no reply, so without this every denied JetStream API
+    call or KV read would wait out its whole timeout and end as a generic timeout. Every
+    request (JetStream publishes and API calls, KV reads, control requests) goes through
+    `request`, so this one override covers them all.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.studio_settings = settings
+        # (monotonic time, operation, subject), shared with Broker.denials.
+        self.denials: deque = deque(maxlen=64)
+        self._denied = asyncio.Event()
+
+    def record_denial(self, operation: str, subject: str) -> None:
+        self.denials.append((time.monotonic(), operation, subject))
+        # Wake every waiter, then re-arm for the next denial.
+        self._denied.set()
+        self._denied = asyncio.Event()
+
+    def denied_since(self, since: float, *patterns: str) -> tuple[str, str] | None:
+        for at, operation, denied in reversed(self.denials):
+            if at < since:
+                break
+            if any(_overlaps(p, denied) for p in patterns):
+                return operation, denied
+        return None
+
+    async def guard(self, awaitable: Awaitable[T], *patterns: str) -> T:
+        """Await `awaitable`, but raise PermissionDenied as soon as the server reports a
+        violation on a subject matching one of `patterns`."""
+        since = time.monotonic()
+        task = asyncio.ensure_future(awaitable)
+        try:
+            while True:
+                waiter = asyncio.ensure_future(self._denied.wait())
+                try:
+                    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                denied = self.denied_since(since, *patterns)
+                if denied:
+                    raise PermissionDenied(denial_message(*denied, self.studio_settings))
+                if task.done():
+                    return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+
+    async def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float = 0.5,
+        old_style: bool = False,
+        headers: dict[str, Any] | None = None,
+    ) -> Msg:
+        return await self.guard(
+            super().request(
+                subject, payload, timeout=timeout, old_style=old_style, headers=headers
+            ),
+            subject,
+        )
+
+
+async def guarded(broker: Broker, awaitable: Awaitable[T], *patterns: str) -> T:
+    """`awaitable`, failing fast with PermissionDenied on a violation matching `patterns`: for
+    waits that are not requests (a pull's replies arrive on a subscription)."""
+    if isinstance(broker.nc, GuardedClient):
+        return await broker.nc.guard(awaitable, *patterns)
+    return await awaitable
+
+
+async def checked_subscribe(broker: Broker, subject: str, **kwargs: Any) -> Subscription:
+    """Subscribe and confirm the server accepted it. A denied subscription is otherwise
+    silent (the server drops it and reports asynchronously): a node daemon serving another
+    node's control subject would simply never receive a request."""
+    since = time.monotonic()
+    sub = await broker.nc.subscribe(subject, **kwargs)
+    await broker.nc.flush(timeout=broker.settings.request_timeout_s)
+    # The -ERR arrives before the PONG that ends the flush; allow a moment for the callback.
+    await asyncio.sleep(0)
+    operation = broker.recent_denial(subject, since)
+    if operation:
+        await sub.unsubscribe()
+        raise PermissionDenied(denial_message(operation, subject, broker.settings))
+    return sub
+
+
+def _overlaps(pattern: str, subject: str) -> bool:
+    """Either side may be a wildcard pattern (a denied subscription names one)."""
+    return pattern == subject or _subject_matches(pattern, subject) or _subject_matches(
+        subject, pattern
+    )
+
+
+def auth_options(settings: Settings) -> dict[str, Any]:
+    """Connect options for the configured credentials: an nkey seed file (what `studio broker
+    add-node` writes) or a JWT `.creds` file. Replies may only arrive under the node's own
+    inbox prefix, the one its permissions allow it to subscribe to."""
+    if not settings.creds:
+        return {}
+    path = Path(settings.creds).expanduser()
+    try:
+        head = path.read_text()[:200]
+    except OSError as exc:
+        raise BrokerUnavailable(
+            f"cannot read credentials {path}: {exc.strerror}; STUDIO_CREDS must name the "
+            "file `studio broker add-node` wrote for this node"
+        ) from None
+    options: dict[str, Any] = {"inbox_prefix": f"_INBOX_{settings.team}_{settings.node}"}
+    if "BEGIN NATS USER JWT" in head:
+        options["user_credentials"] = str(path)
+    else:
+        options["nkeys_seed"] = str(path)
+    return options
 
 
 def _subject_matches(pattern: str, subject: str) -> bool:
@@ -81,13 +218,16 @@ async def connect(settings: Settings, *, name: str = "studio", provision: bool =
     from broker.provision import detect_replicas, ensure_team
 
     servers = settings.servers()
-    holder: dict[str, Broker] = {}
+
+    nc = GuardedClient(settings)
 
     async def on_error(exc: Exception) -> None:
         match = _PERMISSION_RE.search(str(exc))
-        if match and "broker" in holder:
-            holder["broker"].denials.append((time.monotonic(), match.group(1), match.group(2)))
-            log.warning("nats_permission_denied", operation=match.group(1), subject=match.group(2))
+        if match:
+            nc.record_denial(match.group(1), match.group(2))
+            # Info, not warning: provisioning expects denials under node credentials (it then
+            # uses the streams the admin made); callers get a PermissionDenied either way.
+            log.info("nats_permission_denied", operation=match.group(1), subject=match.group(2))
         elif not isinstance(exc, nats.errors.SlowConsumerError):
             log.info("nats_error", error=str(exc) or type(exc).__name__)
 
@@ -100,17 +240,13 @@ async def connect(settings: Settings, *, name: str = "studio", provision: bool =
         "connect_timeout": 2,
         "allow_reconnect": True,
     }
-    if settings.creds:
-        options["user_credentials"] = settings.creds
-        # Replies may only arrive under the node's own prefix (its permissions allow no other).
-        options["inbox_prefix"] = f"_INBOX_{settings.team}_{settings.node}"
+    options.update(auth_options(settings))
     if settings.tls_ca:
-        import ssl
+        from broker.tls import client_context
 
-        context = ssl.create_default_context(cafile=settings.tls_ca)
-        options["tls"] = context
+        options["tls"] = client_context(settings.tls_ca)
     try:
-        nc = await asyncio.wait_for(nats.connect(**options), timeout=10)
+        await asyncio.wait_for(nc.connect(**options), timeout=10)
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         raise BrokerUnavailable(
             f"cannot reach the broker at {', '.join(servers)}: {exc or type(exc).__name__}. "
@@ -118,7 +254,7 @@ async def connect(settings: Settings, *, name: str = "studio", provision: bool =
         ) from None
     js = nc.jetstream(timeout=settings.request_timeout_s)
     broker = Broker(settings=settings, names=Names(settings.team), nc=nc, js=js)
-    holder["broker"] = broker
+    broker.denials = nc.denials
     broker.replicas = settings.replicas or await detect_replicas(broker)
     if provision:
         await ensure_team(broker)

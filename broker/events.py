@@ -27,12 +27,14 @@ async def emit(
     task: str | None = None,
     **data: object,
 ) -> Event | None:
-    from broker.publish import publish
-
     event = Event(kind=kind, agent=agent, task=task, data=data)
     subject = broker.names.event_subject(kind)
     try:
-        await publish(broker, subject, event.model_dump_json().encode(), msg_id=event.id)
+        # No wait for the stream's ack: an event is a notice about a write that already
+        # happened, and waiting would add a round trip to every claim and update.
+        await broker.nc.publish(
+            subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id}
+        )
     except Exception as exc:
         log.warning("event_emit_failed", kind=kind, error=str(exc))
         return None

@@ -2,17 +2,18 @@
 
 nats-py's fetch blocks for its whole timeout when nothing is pending, so "give me what is
 there now" and "wait for the first message" could not both be fast. Here: `no_wait` for the
-former, an expiring request for the latter, each on a private reply subject so a late status
-from one request never leaks into the next.
+former, an expiring request for the latter.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
+from dataclasses import dataclass, field
 
 import nats.errors
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from broker.connection import Broker
 from broker.errors import BrokerUnavailable
@@ -22,26 +23,59 @@ def next_subject(stream: str, consumer: str) -> str:
     return f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
 
 
+@dataclass
+class Puller:
+    """One long-lived reply subscription per consumer (a subscription per request costs a
+    SUB/UNSUB and a queue each time). The lock keeps concurrent fetches from mixing replies."""
+
+    sub: Subscription
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def _puller(broker: Broker, api_subject: str) -> Puller:
+    puller = broker.pullers.get(api_subject)
+    if puller is None:
+        puller = Puller(await broker.nc.subscribe(broker.nc.new_inbox()))
+        broker.pullers[api_subject] = puller
+    return puller
+
+
+def _status(msg: Msg) -> str | None:
+    return msg.headers.get("Status") if msg.headers else None
+
+
+async def _leftovers(sub: Subscription, batch: int) -> list[Msg]:
+    """Messages a previous request received after it gave up are delivered and waiting for
+    an ack: hand them out first. Stale status replies are dropped."""
+    got: list[Msg] = []
+    while sub.pending_msgs and len(got) < batch:
+        msg = await sub.next_msg(timeout=0.001)
+        if _status(msg) is None:
+            got.append(msg)
+    return got
+
+
 async def pull(broker: Broker, api_subject: str, batch: int, wait_s: float) -> list[Msg]:
     """One pull request. no_wait returns what is there now (ending with a 404 status when
     short); an expiring request waits up to `wait_s` for the first message."""
-    request: dict = {"batch": batch}
-    if wait_s > 0:
-        request["expires"] = int(wait_s * 1e9)
-    else:
-        request["no_wait"] = True
-    inbox = broker.nc.new_inbox()
-    sub = await broker.nc.subscribe(inbox)
-    got: list[Msg] = []
-    try:
-        await broker.nc.publish(api_subject, json.dumps(request).encode(), reply=inbox)
+    puller = await _puller(broker, api_subject)
+    async with puller.lock:
+        got = await _leftovers(puller.sub, batch)
+        if len(got) >= batch:
+            return got
+        request: dict = {"batch": batch - len(got)}
+        if wait_s > 0 and not got:
+            request["expires"] = int(wait_s * 1e9)
+        else:
+            request["no_wait"] = True
+        await broker.nc.publish(api_subject, json.dumps(request).encode(), reply=puller.sub.subject)
         timeout = wait_s + broker.settings.request_timeout_s
         while len(got) < batch:
             try:
-                msg = await sub.next_msg(timeout=timeout)
+                msg = await puller.sub.next_msg(timeout=timeout)
             except (TimeoutError, nats.errors.TimeoutError):
                 break
-            status = msg.headers.get("Status") if msg.headers else None
+            status = _status(msg)
             if status is None:
                 got.append(msg)
                 timeout = broker.settings.request_timeout_s
@@ -52,7 +86,4 @@ async def pull(broker: Broker, api_subject: str, batch: int, wait_s: float) -> l
             else:
                 description = msg.headers.get("Description", "")
                 raise BrokerUnavailable(f"read failed on {api_subject}: {status} {description}")
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-    return got
+        return got

@@ -86,18 +86,22 @@ def _status(value: str) -> TaskStatus:
 
 
 async def _check_deps(broker: Broker, tid: str | None, depends_on: list[str]) -> list[str]:
-    """Every dependency must exist, and following dependencies must never lead back to `tid`."""
-    normalized = []
-    for dep in depends_on:
-        normalized.append(task_id(parse_task_id(dep)))
+    """Every dependency must exist, and following dependencies must never lead back to `tid`.
+    Reads only the tasks reachable from the new dependencies, not the whole board."""
+    normalized = sorted({task_id(parse_task_id(dep)) for dep in depends_on}, key=parse_task_id)
     if tid and tid in normalized:
         raise DependencyCycle(f"{tid} cannot depend on itself")
-    board = {t.id: t for t in await list_tasks(broker)}
-    missing = [d for d in normalized if d not in board]
+    seen: dict[str, Task] = {}
+    missing = []
+    for dep in normalized:
+        try:
+            seen[dep] = await get(broker, dep)
+        except TaskNotFound:
+            missing.append(dep)
     if missing:
         raise TaskNotFound(f"unknown dependency {', '.join(missing)}; create those tasks first")
     if tid:
-        stack, seen = list(normalized), set()
+        stack = [d for t in seen.values() for d in t.depends_on]
         while stack:
             current = stack.pop()
             if current == tid:
@@ -106,9 +110,12 @@ async def _check_deps(broker: Broker, tid: str | None, depends_on: list[str]) ->
                 )
             if current in seen:
                 continue
-            seen.add(current)
-            stack.extend(board[current].depends_on if current in board else [])
-    return sorted(set(normalized), key=parse_task_id)
+            try:
+                seen[current] = await get(broker, current)
+            except TaskNotFound:
+                continue
+            stack.extend(seen[current].depends_on)
+    return normalized
 
 
 async def _unfinished_deps(broker: Broker, task: Task) -> list[str]:
