@@ -22,14 +22,16 @@ class GitState:
     changed_files: list[str] = field(default_factory=list)
 
 
-def _git(cwd: str, *args: str) -> str | None:
+def _git(cwd: str, *args: str, strip: bool = True) -> str | None:
     try:
         done = subprocess.run(
             ["git", "-C", cwd, *args], capture_output=True, text=True, timeout=5, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() if strip else done.stdout
 
 
 def read_git_state(cwd: str) -> GitState:
@@ -44,7 +46,9 @@ def read_git_state(cwd: str) -> GitState:
         roots = _git(cwd, "rev-list", "--max-parents=0", "HEAD") or ""
         repo = f"root:{roots.splitlines()[-1]}" if roots else f"path:{root}"
     branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD") or ""
-    status = _git(cwd, "status", "--porcelain=v1", "-z", "--untracked-files=all") or ""
+    # Not stripped: each entry starts with a two-letter status that may begin with a space.
+    status = _git(cwd, "status", "--porcelain=v1", "-z", "--untracked-files=all", strip=False)
+    status = status or ""
     changed = []
     entries = status.split("\0")
     i = 0

@@ -61,12 +61,12 @@ async def _on_mail(node: Node, msg: Msg) -> None:
     tokens = msg.subject.split(".")
     agent = node.agents.get(f"{tokens[3]}.{tokens[4]}") if len(tokens) >= 5 else None
     if agent is not None and agent.state == AgentState.idle:
-        asyncio.get_running_loop().create_task(_wake_quietly(node, agent))
+        asyncio.get_running_loop().create_task(_wake_quietly(node, agent, settle_s=1.0))
 
 
-async def _wake_quietly(node: Node, agent: LocalAgent) -> None:
+async def _wake_quietly(node: Node, agent: LocalAgent, settle_s: float = 0.0) -> None:
     try:
-        await wake.wake_if_idle(node, agent)
+        await wake.wake_if_idle(node, agent, settle_s=settle_s)
     except Exception as exc:
         log.warning("wake_failed", agent=str(agent.id), error=str(exc))
 

@@ -40,14 +40,21 @@ def may_type_into(agent: LocalAgent, now: float, cooldown_s: float) -> bool:
     )
 
 
-async def wake_if_idle(node: Node, agent: LocalAgent, *, force: bool = False) -> bool:
+async def wake_if_idle(
+    node: Node, agent: LocalAgent, *, force: bool = False, settle_s: float = 0.0
+) -> bool:
     """Paste the pointer when the agent is idle and has unread mail. Returns True when the
-    pointer was typed."""
+    pointer was typed. `settle_s`: on a fresh arrival, how long to let the durable cursor catch
+    up with a message the plain subscription saw first."""
     now = time.monotonic()
     cooldown = 0.0 if force else node.settings.wake_cooldown_s
     if not may_type_into(agent, now, cooldown):
         return False
     count = await messages.unread_count(node.broker, agent.id)
+    settle_until = time.monotonic() + settle_s
+    while count == 0 and time.monotonic() < settle_until:
+        await asyncio.sleep(0.02)
+        count = await messages.unread_count(node.broker, agent.id)
     if count == 0:
         return False
     unread = await messages.peek_unread(node.broker, agent.id, limit=10)

@@ -3,21 +3,21 @@ every expected failure into a one-line error with a non-zero exit (never a trace
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import inspect
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from broker.errors import StudioError
-from broker.logs import configure_logging
-from studio_cli import broker_cmd, install_cmd, mcp_cmd
-
-# Each module adds its subcommands with `register(subparsers)`; each parser sets `func`.
-COMMAND_MODULES = [broker_cmd, mcp_cmd, install_cmd]
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from studio_cli import broker_cmd, install_cmd, mcp_cmd, node_cmd
+
+    # Each module adds its subcommands with `register(subparsers)`; each parser sets `func`.
+    command_modules = [broker_cmd, mcp_cmd, install_cmd, node_cmd]
     parser = argparse.ArgumentParser(
         prog="studio",
         description="Many coding agents on many machines working as one team.",
@@ -29,12 +29,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--node", help="this machine's node name (env STUDIO_NODE, default hostname)"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
+    for module in command_modules:
         module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hook"]:
+        # Hooks run on every tool use: this path loads only the standard library.
+        from node_agent.hook_client import run
+
+        return run(argv[1:])
+    import asyncio
+    import inspect
+
+    from broker.errors import StudioError
+    from broker.logs import configure_logging
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -90,11 +90,10 @@ def turn(mcp: Mcp, line: str) -> None:
     log("turn_start", line=line)
     hook("UserPromptSubmit", {"prompt": line})
     words = line.split(" ", 2)
-    if words[0] == "busy" and len(words) > 1:
-        busy(float(words[1]))
-    else:
-        busy(BUSY_S)
-    if words[0] == "send" and len(words) == 3:
+    busy(float(words[1]) if words[0] == "busy" and len(words) > 1 else BUSY_S)
+    if words[0] == "busy":
+        pass  # a long turn with no tool calls: mail can only reach it through its hooks
+    elif words[0] == "send" and len(words) == 3:
         mcp.tool("send_message", to=words[1], body=words[2])
     elif words[0] == "edit" and len(words) == 3:
         reply = hook("PreToolUse", {"tool_name": "Edit", "tool_input": {"file_path": words[1]}})
