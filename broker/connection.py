@@ -14,7 +14,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from typing import Any
 
 import nats
 import structlog
@@ -24,6 +23,7 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from broker.auth import inbox_prefix
 from broker.errors import BrokerUnavailable, PermissionDenied
 from broker.names import Names
 from broker.settings import Settings
@@ -58,7 +58,7 @@ class Broker:
 
     def recent_denial(self, subject: str, since: float) -> str | None:
         for at, operation, denied in reversed(self.denials):
-            if at >= since and (denied == subject or _subject_matches(denied, subject)):
+            if at >= since and _overlaps(denied, subject):
                 return operation
         return None
 
@@ -127,7 +127,9 @@ class GuardedClient(NATS):
                     waiter.cancel()
                 denied = self.denied_since(since, *patterns)
                 if denied:
-                    raise PermissionDenied(denial_message(*denied, self.studio_settings))
+                    # Name the subject as we sent it (the reported one is lowercased).
+                    shown = patterns[0] if len(patterns) == 1 else denied[1]
+                    raise PermissionDenied(denial_message(denied[0], shown, self.studio_settings))
                 if task.done():
                     return task.result()
         finally:
@@ -138,16 +140,17 @@ class GuardedClient(NATS):
         self,
         subject: str,
         payload: bytes = b"",
-        timeout: float = 0.5,
+        timeout: float = 0.5,  # noqa: ASYNC109 (nats-py's signature, overridden)
         old_style: bool = False,
         headers: dict[str, Any] | None = None,
     ) -> Msg:
-        return await self.guard(
-            super().request(
-                subject, payload, timeout=timeout, old_style=old_style, headers=headers
-            ),
-            subject,
+        sent = super().request(
+            subject, payload, timeout=timeout, old_style=old_style, headers=headers
         )
+        # Without credentials the server grants everything: skip the watch and its overhead.
+        if not self.studio_settings.creds:
+            return await sent
+        return await self.guard(sent, subject)
 
 
 async def guarded(broker: Broker, awaitable: Awaitable[T], *patterns: str) -> T:
@@ -175,9 +178,13 @@ async def checked_subscribe(broker: Broker, subject: str, **kwargs: Any) -> Subs
 
 
 def _overlaps(pattern: str, subject: str) -> bool:
-    """Either side may be a wildcard pattern (a denied subscription names one)."""
-    return pattern == subject or _subject_matches(pattern, subject) or _subject_matches(
-        subject, pattern
+    """Either side may be a wildcard pattern (a denied subscription names one). Case is
+    ignored: nats-py lowercases the server's error text, subject included."""
+    pattern, subject = pattern.lower(), subject.lower()
+    return (
+        pattern == subject
+        or _subject_matches(pattern, subject)
+        or _subject_matches(subject, pattern)
     )
 
 
@@ -195,7 +202,7 @@ def auth_options(settings: Settings) -> dict[str, Any]:
             f"cannot read credentials {path}: {exc.strerror}; STUDIO_CREDS must name the "
             "file `studio broker add-node` wrote for this node"
         ) from None
-    options: dict[str, Any] = {"inbox_prefix": f"_INBOX_{settings.team}_{settings.node}"}
+    options: dict[str, Any] = {"inbox_prefix": inbox_prefix(settings.team, settings.node)}
     if "BEGIN NATS USER JWT" in head:
         options["user_credentials"] = str(path)
     else:

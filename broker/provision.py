@@ -17,6 +17,7 @@ from nats.js.errors import APIError, NotFoundError
 from nats.js.kv import KeyValue
 
 from broker.connection import Broker
+from broker.errors import PermissionDenied
 from broker.publish import retryable
 
 STREAM_NAME_IN_USE = 10058
@@ -41,10 +42,26 @@ async def ensure_stream(broker: Broker, config: api.StreamConfig) -> api.StreamI
                 if exc.err_code != STREAM_NAME_IN_USE:
                     raise
             return await broker.js.update_stream(config)
+        except PermissionDenied:
+            # Node credentials may not create or change streams (a node that could edit its
+            # inbox stream's subjects could capture other nodes' mail): the admin provisions
+            # them (`studio broker provision`), and a node uses them as they are.
+            return await _existing_stream(broker, config.name)
         except Exception as exc:
             if not retryable(exc) or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def _existing_stream(broker: Broker, name: str) -> api.StreamInfo:
+    try:
+        return await broker.js.stream_info(name)
+    except NotFoundError:
+        raise PermissionDenied(
+            f"permission denied: stream {name} does not exist and node {broker.settings.node!r} "
+            "may not create it; provision it with the admin credentials "
+            "(`studio broker provision --nodes NODE,...`)"
+        ) from None
 
 
 def _kv_stream(

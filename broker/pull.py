@@ -15,7 +15,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from broker.connection import Broker
+from broker.connection import Broker, guarded
 from broker.errors import BrokerUnavailable
 
 
@@ -72,7 +72,9 @@ async def pull(broker: Broker, api_subject: str, batch: int, wait_s: float) -> l
         timeout = wait_s + broker.settings.request_timeout_s
         while len(got) < batch:
             try:
-                msg = await puller.sub.next_msg(timeout=timeout)
+                # A pull on a consumer these credentials may not read is dropped by the
+                # server with an asynchronous violation: fail fast, not after the timeout.
+                msg = await guarded(broker, puller.sub.next_msg(timeout=timeout), api_subject)
             except (TimeoutError, nats.errors.TimeoutError):
                 break
             status = _status(msg)

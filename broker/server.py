@@ -61,6 +61,11 @@ class NodeSpec:
     cluster_name: str = "studio"
     # Raw nats-server config appended verbatim (authorization/accounts/tls blocks).
     extra: str = ""
+    # Raw config inside the `cluster {}` block (route authorization, route TLS, advertise).
+    cluster_extra: str = ""
+    # Bind address when it differs from `host`, the address others use (e.g. 0.0.0.0 behind
+    # a DNS name).
+    listen_host: str | None = None
 
     @property
     def url(self) -> str:
@@ -76,7 +81,7 @@ def render_config(spec: NodeSpec) -> str:
     peers); a cluster node lists all routes and a unique server_name."""
     lines = [
         f"server_name: {json.dumps(spec.name)}",
-        f"listen: {json.dumps(f'{spec.host}:{spec.port}')}",
+        f"listen: {json.dumps(f'{spec.listen_host or spec.host}:{spec.port}')}",
         f"http: {json.dumps(f'127.0.0.1:{spec.monitor_port}')}",
         "max_payload: 2MB",
         "jetstream {",
@@ -90,10 +95,12 @@ def render_config(spec: NodeSpec) -> str:
         lines += [
             "cluster {",
             f"  name: {json.dumps(spec.cluster_name)}",
-            f"  listen: {json.dumps(f'{spec.host}:{spec.cluster_port}')}",
+            f"  listen: {json.dumps(f'{spec.listen_host or spec.host}:{spec.cluster_port}')}",
             f"  routes: [{routes}]",
-            "}",
         ]
+        if spec.cluster_extra:
+            lines += ["  " + line for line in spec.cluster_extra.strip().splitlines()]
+        lines.append("}")
     if spec.extra:
         lines.append(spec.extra)
     return "\n".join(lines) + "\n"
@@ -121,26 +128,35 @@ class ServerProcess:
         self.config_path.write_text(render_config(self.spec))
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
-                [nats_server_binary(), "-c", str(self.config_path)],
+                self.command(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
 
+    def command(self) -> list[str]:
+        """The argv that starts the server (a subclass may wrap it, e.g. in `ip netns exec`)."""
+        return [nats_server_binary(), "-c", str(self.config_path)]
+
+    def monitor(self, path: str) -> bytes:
+        """GET a monitoring endpoint (loopback only); raises OSError when it does not answer.
+        A subclass whose server runs in another network namespace reaches it from there."""
+        url = f"http://127.0.0.1:{self.spec.monitor_port}{path}"
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return resp.read()
+
     def wait_ready(self, timeout: float, jetstream: bool = True) -> None:
         """Poll /healthz until JetStream answers; fail early if the process exits."""
         query = "?js-enabled-only=true" if jetstream else ""
-        url = f"http://127.0.0.1:{self.spec.monitor_port}/healthz{query}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process and self.process.poll() is not None:
                 tail = self.log_path.read_text(errors="replace")[-2000:]
                 raise BrokerUnavailable(f"nats-server {self.spec.name} exited:\n{tail}")
             try:
-                with urllib.request.urlopen(url, timeout=1) as resp:
-                    if resp.status == 200:
-                        return
+                self.monitor(f"/healthz{query}")
+                return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)
@@ -218,10 +234,8 @@ class LocalCluster:
             for node in self.nodes:
                 if node.process is None or node.process.poll() is not None:
                     continue
-                url = f"http://127.0.0.1:{node.spec.monitor_port}/jsz"
                 try:
-                    with urllib.request.urlopen(url, timeout=1) as resp:
-                        leader = json.load(resp).get("meta_cluster", {}).get("leader")
+                    leader = json.loads(node.monitor("/jsz")).get("meta_cluster", {}).get("leader")
                 except (urllib.error.URLError, OSError, ValueError):
                     continue
                 if leader:

@@ -39,19 +39,25 @@ def agent_environment(settings: Settings, agent: AgentId) -> dict[str, str]:
     return env
 
 
+def hook_command(event: str) -> str:
+    """Same as `studio hook EVENT`, minus the interpreter's site-packages scan."""
+    client = Path(__file__).with_name("hook_client.py")
+    return f"{shlex.quote(sys.executable)} -S {shlex.quote(str(client))} {event}"
+
+
 def claude_files(directory: Path, env: dict[str, str]) -> tuple[Path, Path]:
     """`--mcp-config` and `--settings` files for one Claude Code session."""
     directory.mkdir(parents=True, exist_ok=True)
     studio = studio_executable()
     mcp = {"mcpServers": {"studio": {"command": studio, "args": ["mcp"], "env": env}}}
     hooks: dict[str, list] = {
-        event: [{"hooks": [{"type": "command", "command": f"{studio} hook {event}", "timeout": 5}]}]
+        event: [{"hooks": [{"type": "command", "command": hook_command(event), "timeout": 5}]}]
         for event in HOOK_EVENTS
     }
     hooks["PreToolUse"] = [
         {
             "matcher": EDIT_TOOLS,
-            "hooks": [{"type": "command", "command": f"{studio} hook PreToolUse", "timeout": 5}],
+            "hooks": [{"type": "command", "command": hook_command("PreToolUse"), "timeout": 5}],
         }
     ]
     mcp_path, settings_path = directory / "mcp.json", directory / "settings.json"

@@ -23,10 +23,12 @@ class RawGateway:
     _next_id: int = 0
 
     @classmethod
-    async def start(cls, env: dict[str, str], *args: str) -> RawGateway:
+    async def start(
+        cls, env: dict[str, str], *args: str, command: list[str] | None = None
+    ) -> RawGateway:
+        """`studio mcp ARGS` (or `command`) with `env` over the current environment."""
         process = await asyncio.create_subprocess_exec(
-            STUDIO,
-            "mcp",
+            *(command or [STUDIO, "mcp"]),
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
