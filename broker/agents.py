@@ -102,13 +102,27 @@ async def resolve(broker: Broker, name: str) -> AgentId:
             return agent
         raise UnknownAgent(name, [r.id for r in await registered(broker)])
     validate_name(name, "agent name")
-    records = await registered(broker)
-    matches = [r.id for r in records if r.id.split(".", 1)[1] == name]
+    matches = await _ids_named(broker, name)
     if len(matches) == 1:
         return AgentId.parse(matches[0])
     if matches:
         raise AmbiguousAgent(name, matches)
-    raise UnknownAgent(name, [r.id for r in records])
+    raise UnknownAgent(name, [r.id for r in await registered(broker)])
+
+
+async def _ids_named(broker: Broker, name: str) -> list[str]:
+    """Registered ids `<any node>.<name>`. The registry stream lists the subjects matching a
+    filter in one request, so resolving a bare name does not read every registry entry. A
+    deleted key keeps its subject (the delete marker), hence the is_registered check."""
+    stream = f"KV_{broker.names.registry_bucket}"
+    prefix = f"$KV.{broker.names.registry_bucket}."
+    info = await broker.js.stream_info(stream, subjects_filter=f"{prefix}*.{name}")
+    found = []
+    for subject in sorted(info.state.subjects or {}):
+        agent = AgentId.parse(subject[len(prefix) :])
+        if await is_registered(broker, agent):
+            found.append(str(agent))
+    return found
 
 
 def _key(agent: AgentId) -> str:

@@ -167,9 +167,11 @@ async def checked_subscribe(broker: Broker, subject: str, **kwargs: Any) -> Subs
     node's control subject would simply never receive a request."""
     since = time.monotonic()
     sub = await broker.nc.subscribe(subject, **kwargs)
-    await broker.nc.flush(timeout=broker.settings.request_timeout_s)
-    # The -ERR arrives before the PONG that ends the flush; allow a moment for the callback.
-    await asyncio.sleep(0)
+    # The server answers PINGs in order, so the -ERR for our SUB precedes the PONG for a PING
+    # sent after it. nats-py pairs PONGs with waiters first-in-first-out, and an older PING
+    # in flight can take the first PONG: the second flush's PONG is certainly ours.
+    for _ in range(2):
+        await broker.nc.flush(timeout=broker.settings.request_timeout_s)
     operation = broker.recent_denial(subject, since)
     if operation:
         await sub.unsubscribe()

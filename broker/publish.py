@@ -20,6 +20,7 @@ from nats.js.kv import KeyValue
 
 from broker.connection import Broker
 from broker.errors import BrokerUnavailable
+from broker.ids import new_ulid
 
 EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = (10071, 10164)
@@ -110,14 +111,37 @@ async def kv_write(
     *,
     last: int | None = None,
     msg_ttl: float | None = None,
+    msg_id: str | None = None,
 ) -> int:
     """Put (last=None) or compare-and-set (last=revision, 0 = must not exist). Raises
-    CasConflict when the revision moved. TTL is per message, for presence and leases."""
+    CasConflict when the revision moved. TTL is per message, for presence and leases.
+
+    Each write has its own msg id, reused by publish's retries. The server checks the
+    expected revision before duplicates, so a CAS whose first attempt landed (ack lost in a
+    failover) comes back as a conflict with itself: the msg id on the key's latest revision
+    tells that case apart from a real conflict."""
+    msg_id = msg_id or new_ulid()
+    subject = f"$KV.{bucket}.{key}"
     headers = {EXPECTED_LAST_SUBJECT_SEQ: str(last)} if last is not None else None
-    ack = await publish(
-        broker, f"$KV.{bucket}.{key}", value, headers=headers, msg_ttl=_ttl(msg_ttl)
-    )
+    try:
+        ack = await publish(
+            broker, subject, value, msg_id=msg_id, headers=headers, msg_ttl=_ttl(msg_ttl)
+        )
+    except CasConflict:
+        landed = await _latest_with_id(broker, bucket, subject, msg_id)
+        if landed is None:
+            raise
+        return landed
     return ack.seq
+
+
+async def _latest_with_id(broker: Broker, bucket: str, subject: str, msg_id: str) -> int | None:
+    try:
+        latest = await broker.js.get_msg(f"KV_{bucket}", subject=subject, direct=True)
+    except APIError:
+        return None
+    headers = latest.headers or {}
+    return latest.seq if headers.get("Nats-Msg-Id") == msg_id else None
 
 
 def _ttl(seconds: float | None) -> float | None:

@@ -187,6 +187,10 @@ async def test_control_errors_stop_kick_and_leases_in_hooks(studio, tmp_path):
         await spawn(studio.broker, "a", SpawnRequest(name="Bad Name", kind="shell"))
     with pytest.raises(StudioError, match="not a directory"):
         await spawn(studio.broker, "a", SpawnRequest(name="x", kind="shell", cwd="/nope/nope"))
+    with pytest.raises(StudioError, match="needs a command"):
+        await spawn(studio.broker, "a", SpawnRequest(name="x", kind="other"))
+    # A refused spawn leaves nothing registered.
+    assert "a.x" not in {r.id for r in await agents.registered(studio.broker)}
     with pytest.raises(StudioError, match="no daemon for node 'zz'"):
         await spawn(studio.broker, "zz", SpawnRequest(name="x", kind="shell"))
     log = await spawn_scripted(studio, "a", "editor", tmp_path)
@@ -216,8 +220,12 @@ async def test_control_errors_stop_kick_and_leases_in_hooks(studio, tmp_path):
     )
     stopped = await stop(studio.broker, "a", StopRequest(agent="editor", timeout_s=10))
     assert stopped.stopped
-    assert (await list_managed(studio.broker, "a")).agents == []
     assert any("wrap up" in e.get("text", "") for e in read_log(log))
+    await spawn(studio.broker, "a", SpawnRequest(name="sh", kind="shell", cwd=str(tmp_path)))
+    started = time.monotonic()
+    await stop(studio.broker, "a", StopRequest(agent="sh", force=True))
+    assert time.monotonic() - started < 3
+    assert (await list_managed(studio.broker, "a")).agents == []
 
 
 async def studio_kick(studio, name, text):

@@ -1,0 +1,212 @@
+"""Per-node credentials and permissions: what makes sender identity a fact the broker enforces
+rather than a claim the caller makes.
+
+Each node gets an nkey (an ed25519 key pair; the server stores only the public half) and a
+permission set derived from its name: it may publish messages only with itself as the sender,
+read only its own inbox stream, write only its own presence and registry keys, serve only its
+own control subjects and receive replies only under its own inbox prefix. The shared parts
+(task board, leases, notes, events, reading presence) stay open to every node of the team.
+
+An admin user (no restrictions) provisions streams, which nodes may not create or change: a
+node able to edit its inbox stream's subjects could capture every other node's mail.
+
+Everything lives in one directory: `auth.json` (public keys, the source of truth),
+`auth.conf` (rendered from it, `include`d by every nats-server config, reloaded on SIGHUP) and
+`creds/` (seeds, one file per user, mode 0600).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import nkeys
+from pydantic import BaseModel, Field
+
+from broker.errors import InvalidInput
+from broker.names import Names, validate_name
+
+ADMIN = "admin"
+AUTH_JSON = "auth.json"
+AUTH_CONF = "auth.conf"
+CREDS_DIR = "creds"
+
+
+class Permissions(BaseModel):
+    publish: list[str]
+    subscribe: list[str]
+    # A node serving control requests answers on the requester's reply subject, which its
+    # publish list does not name: the server allows one response per request received.
+    allow_responses: bool = True
+
+
+class User(BaseModel):
+    name: str
+    role: Literal["node", "admin"] = "node"
+    nkey: str
+
+
+class AuthConfig(BaseModel):
+    team: str
+    users: list[User] = Field(default_factory=list)
+
+    def user(self, name: str) -> User | None:
+        return next((u for u in self.users if u.name == name), None)
+
+
+def inbox_prefix(team: str, node: str) -> str:
+    """Where a node's request replies arrive (nats-py `inbox_prefix=`); only it may subscribe."""
+    return f"_INBOX_{team}_{node}"
+
+
+def node_permissions(team: str, node: str) -> Permissions:
+    """The exact subjects a node's credentials may use. Worked out by running every broker
+    operation under these permissions and reading the server's violation reports; each line
+    says which operation needs it."""
+    validate_name(node, "node name")
+    n = Names(team)
+    inbox = n.inbox_stream(node)
+    kv_streams = [
+        f"KV_{b}" for b in (n.tasks_bucket, n.agents_bucket, n.registry_bucket, n.leases_bucket)
+    ]
+    shared = [n.notes_stream, n.events_stream, *kv_streams]
+    publish = [
+        # messages and broadcast copies: the sender (this node) is in the subject
+        f"{n.prefix}.msg.*.*.{node}.*",
+        f"{n.prefix}.note.{node}.*",
+        f"{n.prefix}.event.>",
+        # requests to any node's control service
+        f"{n.prefix}.node.*.ctl.*",
+        # shared board and leases (compare-and-set on revisions), own presence and registry
+        f"$KV.{n.tasks_bucket}.>",
+        f"$KV.{n.leases_bucket}.>",
+        f"$KV.{n.agents_bucket}.{node}.*",
+        f"$KV.{n.registry_bucket}.{node}.*",
+        # stream lookups: on connect (streams exist, made by the admin) and inbox history
+        *(f"$JS.API.STREAM.INFO.{s}" for s in (inbox, *shared)),
+        # KV reads (direct get of one key)
+        *(f"$JS.API.DIRECT.GET.{s}.>" for s in kv_streams),
+        # ordered (ephemeral) consumers: own inbox history, events, KV listings and watches
+        *(f"$JS.API.CONSUMER.CREATE.{s}" for s in (inbox, n.events_stream, *kv_streams)),
+        # durable cursors: one per own agent on the own inbox; one per agent on the notes
+        f"$JS.API.CONSUMER.CREATE.{inbox}.*.{n.prefix}.msg.{node}.*.>",
+        f"$JS.API.CONSUMER.CREATE.{n.notes_stream}.*.{n.prefix}.note.>",
+        # unread counts (own cursors) and KV listings (end of an ordered read)
+        *(f"$JS.API.CONSUMER.INFO.{s}.*" for s in (inbox, *kv_streams)),
+        f"$JS.API.CONSUMER.DELETE.{inbox}.*",
+        *(f"$JS.API.CONSUMER.MSG.NEXT.{s}.*" for s in (inbox, n.notes_stream)),
+        # acks, also +WPI/+NAK/+TERM: allow_responses grants only one reply per message
+        *(f"$JS.ACK.{s}.>" for s in (inbox, n.notes_stream)),
+        # flow-control replies of ordered consumers (sent once a read outruns the window)
+        *(f"$JS.FC.{s}.>" for s in (inbox, n.events_stream, *kv_streams)),
+    ]
+    subscribe = [f"{inbox_prefix(team, node)}.>", f"{n.prefix}.node.{node}.ctl.>"]
+    return Permissions(publish=publish, subscribe=subscribe)
+
+
+def new_user_key() -> tuple[str, str]:
+    """(seed, public key) of a fresh nkey user."""
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    public = nkeys.from_seed(bytearray(seed)).public_key.decode()
+    return seed.decode(), public
+
+
+def public_key_of(seed: str) -> str:
+    try:
+        return nkeys.from_seed(bytearray(seed.strip().encode())).public_key.decode()
+    except nkeys.NkeysError as exc:
+        raise InvalidInput(f"not an nkey seed: {exc}") from None
+
+
+def render_authorization(config: AuthConfig) -> str:
+    """The `authorization {}` block for nats-server (its config syntax accepts JSON values)."""
+    entries = []
+    for user in sorted(config.users, key=lambda u: (u.role != ADMIN, u.name)):
+        entry: dict = {"nkey": user.nkey}
+        if user.role == "node":
+            perms = node_permissions(config.team, user.name)
+            entry["permissions"] = {
+                "publish": {"allow": perms.publish},
+                "subscribe": {"allow": perms.subscribe},
+                "allow_responses": perms.allow_responses,
+            }
+        body = json.dumps(entry, indent=2).replace("\n", "\n    ")
+        entries.append(f"    # {user.role} {user.name}\n    {body}")
+    return (
+        "# Generated by `studio broker add-node` from auth.json: edit that, not this.\n"
+        "# nats-server re-reads it on SIGHUP (`systemctl reload studio-nats`).\n"
+        "authorization {\n  users: [\n" + ",\n".join(entries) + "\n  ]\n}\n"
+    )
+
+
+def seed_path(auth_dir: Path, name: str) -> Path:
+    return auth_dir / CREDS_DIR / (f"{ADMIN}.nk" if name == ADMIN else f"node-{name}.nk")
+
+
+def load_auth(auth_dir: Path) -> AuthConfig | None:
+    path = auth_dir / AUTH_JSON
+    if not path.is_file():
+        return None
+    try:
+        return AuthConfig.model_validate_json(path.read_text())
+    except ValueError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+
+
+def save_auth(auth_dir: Path, config: AuthConfig) -> None:
+    """Write auth.json and the rendered auth.conf, each atomically (a reload mid-write would
+    otherwise read half a file)."""
+    auth_dir.mkdir(parents=True, exist_ok=True)
+    _write(auth_dir / AUTH_JSON, config.model_dump_json(indent=2) + "\n", mode=0o644)
+    _write(auth_dir / AUTH_CONF, render_authorization(config), mode=0o644)
+
+
+def add_user(
+    auth_dir: Path, team: str, name: str, *, role: Literal["node", "admin"] = "node"
+) -> tuple[AuthConfig, Path]:
+    """Give `name` credentials (kept when it already has them) and render auth.conf again.
+    Returns the config and the seed file, which belongs on that node's host only."""
+    validate_name(team, "team name")
+    if role == "node":
+        validate_name(name, "node name")
+    config = load_auth(auth_dir) or AuthConfig(team=team)
+    if config.team != team:
+        raise InvalidInput(
+            f"{auth_dir} holds credentials for team {config.team!r}, not {team!r}: "
+            "use --team to match, or another --dir"
+        )
+    if config.user(ADMIN) is None and name != ADMIN:
+        config, _ = add_user(auth_dir, team, ADMIN, role="admin")
+    seed_file = seed_path(auth_dir, name)
+    existing = config.user(name)
+    if existing and seed_file.is_file() and public_key_of(seed_file.read_text()) == existing.nkey:
+        save_auth(auth_dir, config)
+        return config, seed_file
+    seed, public = new_user_key()
+    seed_file.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(seed_file.parent, 0o700)
+    _write(seed_file, seed + "\n", mode=0o600)
+    config.users = [u for u in config.users if u.name != name] + [
+        User(name=name, role=role, nkey=public)
+    ]
+    save_auth(auth_dir, config)
+    return config, seed_file
+
+
+def reload_servers(pids: Iterable[int]) -> None:
+    """SIGHUP makes nats-server re-read its config, auth included, without dropping clients."""
+    for pid in pids:
+        os.kill(pid, signal.SIGHUP)
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
