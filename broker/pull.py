@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 
 import nats.errors
@@ -68,8 +69,12 @@ async def pull(broker: Broker, api_subject: str, batch: int, wait_s: float) -> l
             request["expires"] = int(wait_s * 1e9)
         else:
             request["no_wait"] = True
-        await broker.nc.publish(api_subject, json.dumps(request).encode(), reply=puller.sub.subject)
+        payload = json.dumps(request).encode()
+        await broker.nc.publish(api_subject, payload, reply=puller.sub.subject)
         timeout = wait_s + broker.settings.request_timeout_s
+        # A consumer whose leader is being re-elected (a node died) answers 503 for a few
+        # seconds: ask again until it is back, within the budget publishes get.
+        retry_until = time.monotonic() + broker.settings.publish_retry_s
         while len(got) < batch:
             try:
                 # A pull on a consumer these credentials may not read is dropped by the
@@ -85,6 +90,9 @@ async def pull(broker: Broker, api_subject: str, batch: int, wait_s: float) -> l
                 continue
             elif status in ("404", "408", "409"):  # none left / expired / leadership change
                 break
+            elif status == "503" and not got and time.monotonic() < retry_until:
+                await asyncio.sleep(0.25)
+                await broker.nc.publish(api_subject, payload, reply=puller.sub.subject)
             else:
                 description = msg.headers.get("Description", "")
                 raise BrokerUnavailable(f"read failed on {api_subject}: {status} {description}")
