@@ -72,15 +72,18 @@ class Overlap:
 
 
 def find_overlaps(agents: list[AgentInfo]) -> list[Overlap]:
-    """Files changed by two or more agents in the same repository."""
-    holders: dict[tuple[str, str], set[str]] = defaultdict(set)
+    """Files changed in two or more checkouts (clones or worktrees, on any host) of the same
+    repository. Agents sharing one working directory see the same changes, which say nothing
+    about who made them, so a checkout counts once: otherwise every changed file of a shared
+    tree would be reported to each of its agents."""
+    holders: dict[tuple[str, str], dict[str, tuple[str, str]]] = defaultdict(dict)
     for info in agents:
         if not info.repo:
             continue
         for path in info.changed_files:
-            holders[(info.repo, path)].add(info.id)
+            holders[(info.repo, path)][info.id] = (info.node, info.cwd)
     return [
         Overlap(repo, path, tuple(sorted(ids)))
         for (repo, path), ids in sorted(holders.items())
-        if len(ids) > 1
+        if len(set(ids.values())) > 1
     ]

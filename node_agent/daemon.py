@@ -85,21 +85,22 @@ async def monitor_once(node: Node) -> None:
         p.agent_id: p
         for p in await asyncio.to_thread(tmux.list_agent_panes, node.tmux, node.session_name)
     }
+    watched = []
     for agent_id, agent in list(node.agents.items()):
         pane = panes.get(agent_id)
         if pane is None or pane.dead:
             await lifecycle.bury(node, agent, reason="pane exited" if pane else "window closed")
-            continue
-        if agent.hook_state_fresh and agent.kind != AgentKind.shell:
-            continue
-        text = (
-            ""
-            if agent.kind == AgentKind.shell
-            else await asyncio.to_thread(tmux.capture, node.tmux, agent.pane_id, 15)
-        )
-        state = screen.classify(agent.kind, text, pane.command)
+        elif agent.kind == AgentKind.shell or not agent.hook_state_fresh:
+            watched.append((agent, pane))
+    screens = await asyncio.to_thread(
+        tmux.capture_many,
+        node.tmux,
+        [a.pane_id for a, _ in watched if a.kind != AgentKind.shell],
+    )
+    for agent, pane in watched:
+        state = screen.classify(agent.kind, screens.get(agent.pane_id, ""), pane.command)
         if state is not None and agent.set_state(state, "screen"):
-            log.info("agent_state", agent=agent_id, state=state.value, source="screen")
+            log.info("agent_state", agent=str(agent.id), state=state.value, source="screen")
             if state == AgentState.idle:
                 await _wake_quietly(node, agent)
 

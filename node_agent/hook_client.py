@@ -1,69 +1,63 @@
 """`studio hook EVENT`: what Claude Code / Codex run on every hook event.
 
-It runs on every tool use, so it imports only the standard library and does one round trip
-over a unix socket to the node daemon, which holds all the state. If the daemon is not there
-the hook prints nothing and exits 0: a studio problem must never stall an agent.
+It runs on every tool use, so it is as small as a Python program gets: no json, pathlib or
+socket module (their imports cost more than the round trip), one exchange over a unix socket
+with the node daemon, which holds all the state. If the daemon is not there the hook prints
+nothing and exits 0: a studio problem must never stall an agent.
+
+Wire format, so this side needs no parsing: the request is a line `EVENT AGENT` followed by
+the hook's raw JSON; the reply is a line with the exit code followed by the text to print.
 """
 
 from __future__ import annotations
 
-import json
+import _socket
 import os
-import socket
 import sys
-from pathlib import Path
 
 TIMEOUT_S = 2.0
 
 
 def socket_path(home: str, team: str) -> str:
-    return str(Path(home) / "run" / f"{team}.sock")
-
-
-def _home() -> str:
-    return os.environ.get("STUDIO_HOME") or str(Path.home() / ".studio")
+    return os.path.join(home, "run", f"{team}.sock")
 
 
 def run(argv: list[str]) -> int:
     if not argv:
-        print("usage: studio hook EVENT  (reads the hook's JSON on stdin)", file=sys.stderr)
+        sys.stderr.write("usage: studio hook EVENT  (reads the hook's JSON on stdin)\n")
         return 2
     event, agent = argv[0], os.environ.get("STUDIO_AGENT_ID", "")
     if not agent:
         return 0  # not a studio-managed session
-    raw = sys.stdin.read() if not sys.stdin.isatty() else ""
+    payload = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
     # Codex's notify passes its JSON as the last argument instead of stdin.
-    if not raw and len(argv) > 1:
-        raw = argv[-1]
+    if not payload.strip() and len(argv) > 1:
+        payload = argv[-1].encode()
+    home = os.environ.get("STUDIO_HOME") or os.path.join(os.path.expanduser("~"), ".studio")
+    path = socket_path(home, os.environ.get("STUDIO_TEAM", "main"))
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        payload = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        payload = {}
-    request = json.dumps({"event": event, "agent": agent, "input": payload}) + "\n"
-    path = socket_path(_home(), os.environ.get("STUDIO_TEAM", "main"))
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(TIMEOUT_S)
-            sock.connect(path)
-            sock.sendall(request.encode())
-            chunks = []
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                if chunk.endswith(b"\n"):
-                    break
-        reply = json.loads(b"".join(chunks) or b"{}")
-    except (OSError, ValueError):
+        sock.settimeout(TIMEOUT_S)
+        sock.connect(path)
+        sock.sendall(f"{event} {agent}\n".encode() + payload)
+        sock.shutdown(_socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except OSError:
         return 0
-    if reply.get("stdout"):
-        sys.stdout.write(reply["stdout"])
+    finally:
+        sock.close()
+    code, _, output = b"".join(chunks).partition(b"\n")
+    if output:
+        sys.stdout.buffer.write(output)
         sys.stdout.flush()
-    return int(reply.get("exit", 0))
+    try:
+        return int(code or 0)
+    except ValueError:
+        return 0
 
 
 if __name__ == "__main__":
-    # Injected hook commands run this file directly with `python -S`: no site-packages scan,
-    # which halves the start-up time of a hook that runs on every tool use.
+    # Injected hook commands run this file directly with `python -S`: no site-packages scan.
     sys.exit(run(sys.argv[1:]))

@@ -155,19 +155,21 @@ async def serve(node: Node) -> asyncio.AbstractServer:
     await asyncio.to_thread(_fresh_socket_path, path)
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        reply: dict[str, Any] = {}
         try:
-            line = await asyncio.wait_for(reader.readline(), timeout=2)
-            request = json.loads(line or b"{}")
+            raw = await asyncio.wait_for(reader.read(), timeout=2)
+            header, _, body = raw.partition(b"\n")
+            event, _, agent_id = header.decode(errors="replace").partition(" ")
+            try:
+                payload = json.loads(body) if body.strip() else {}
+            except ValueError:
+                payload = {}
             reply = await handle(
-                node,
-                str(request.get("event", "")),
-                str(request.get("agent", "")),
-                request.get("input") or {},
+                node, event, agent_id, payload if isinstance(payload, dict) else {}
             )
         except Exception as exc:  # a hook must get an answer, even a blank one
             log.warning("hook_failed", error=str(exc))
-            reply = {}
-        writer.write(json.dumps(reply).encode() + b"\n")
+        writer.write(f"{reply.get('exit', 0)}\n{reply.get('stdout', '')}".encode())
         await writer.drain()
         writer.close()
 

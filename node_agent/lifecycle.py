@@ -5,6 +5,7 @@ the inbox), and any failure after it is rolled back, so no half-registered agent
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from node_agent.state import LocalAgent, Node
 log = structlog.get_logger(__name__)
 
 KIND_TAG, CWD_TAG, ROLE_TAG = "@studio_kind", "@studio_cwd", "@studio_role"
+AGENT_CLIS = frozenset({AgentKind.claude, AgentKind.codex, AgentKind.opencode})
 
 
 def make_worktree(cwd: str, name: str) -> str:
@@ -63,6 +65,16 @@ async def spawn(node: Node, request: SpawnRequest) -> LocalAgent:
         raise InvalidInput(f"{agent_id} is already running in {existing.pane_id}; stop it first")
     if request.kind == AgentKind.other and not request.command:
         raise InvalidInput("kind 'other' needs a command to run")
+    # Checked here rather than seen as a window that dies at once with "not found".
+    if (
+        request.kind in AGENT_CLIS
+        and not request.command
+        and await asyncio.to_thread(shutil.which, request.kind.value) is None
+    ):
+        raise InvalidInput(
+            f"{request.kind.value} is not installed on node {node.settings.node} (not on "
+            "its daemon's PATH): install it there, or spawn kind 'shell'"
+        )
     cwd = request.cwd or str(Path.home())
     if not await asyncio.to_thread(Path(cwd).is_dir):
         raise InvalidInput(f"cwd {cwd!r} is not a directory on node {node.settings.node}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ class LocalAgent:
     # Message ids already mentioned in hook context: each is announced once, never nagged.
     announced: set[str] = field(default_factory=set)
     last_wake: float = 0.0
+    wake_retry: asyncio.Task | None = None
     git: GitState = field(default_factory=GitState)
     stopping: bool = False
 

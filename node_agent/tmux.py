@@ -89,6 +89,26 @@ def capture(srv: libtmux.Server, pane_id: str, lines: int = 50) -> str:
     return "\n".join(result.stdout)
 
 
+def capture_many(srv: libtmux.Server, pane_ids: list[str], lines: int = 15) -> dict[str, str]:
+    """The screens of many panes from one tmux process (one per pane costs a process each)."""
+    if not pane_ids:
+        return {}
+    args: list[str] = []
+    for pane_id in pane_ids:
+        if args:
+            args.append(";")
+        args += ["display-message", "-p", "-t", pane_id, f"{_SEP}#{{pane_id}}"]
+        args += [";", "capture-pane", "-p", "-J", "-t", pane_id, "-S", f"-{lines}"]
+    screens: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in srv.cmd(*args).stdout:
+        if line.startswith(_SEP):
+            current = screens.setdefault(line[len(_SEP) :], [])
+        elif current is not None:
+            current.append(line)
+    return {pane_id: "\n".join(text) for pane_id, text in screens.items()}
+
+
 def paste(srv: libtmux.Server, pane_id: str, text: str, enter_delay_s: float = 0.15) -> None:
     """Paste as one bracketed block (so a TUI treats it as typed text, not keystrokes to
     interpret), give the program time to take it in, then press Enter."""

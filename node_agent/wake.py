@@ -49,6 +49,8 @@ async def wake_if_idle(
     now = time.monotonic()
     cooldown = 0.0 if force else node.settings.wake_cooldown_s
     if not may_type_into(agent, now, cooldown):
+        if may_type_into(agent, now, 0.0):
+            _retry_after_cooldown(node, agent, agent.last_wake + cooldown - now)
         return False
     count = await messages.unread_count(node.broker, agent.id)
     settle_until = time.monotonic() + settle_s
@@ -66,6 +68,22 @@ async def wake_if_idle(
     log.info("agent_woken", agent=str(agent.id), unread=count)
     asyncio.get_running_loop().create_task(_verify(node, agent, agent.last_wake))
     return True
+
+
+def _retry_after_cooldown(node: Node, agent: LocalAgent, delay: float) -> None:
+    """Mail that arrives during the cooldown is not left for the slow sweep: one retry per
+    agent is scheduled for when the cooldown ends."""
+    if agent.wake_retry is not None and not agent.wake_retry.done():
+        return
+
+    async def later() -> None:
+        await asyncio.sleep(max(0.0, delay))
+        try:
+            await wake_if_idle(node, agent)
+        except Exception as exc:
+            log.warning("wake_retry_failed", agent=str(agent.id), error=str(exc))
+
+    agent.wake_retry = asyncio.get_running_loop().create_task(later())
 
 
 async def type_text(node: Node, agent: LocalAgent, text: str) -> bool:
@@ -86,6 +104,8 @@ async def _verify(node: Node, agent: LocalAgent, woken_at: float) -> None:
             log.info(
                 "wake_confirmed", agent=str(agent.id), after_s=round(agent.state_at - woken_at, 3)
             )
+            # A turn started: the pointer did its job, so new mail may wake it again at once.
+            agent.last_wake = 0.0
             return
         await asyncio.sleep(0.1)
     log.warning("wake_unconfirmed", agent=str(agent.id))
