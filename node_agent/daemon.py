@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 
 import structlog
 from nats.aio.msg import Msg
@@ -21,7 +22,7 @@ from broker import events, messages, presence
 from broker.connection import connect
 from broker.models import AgentKind, AgentState
 from broker.settings import Settings
-from node_agent import awareness, control, hooks, lifecycle, screen, tmux, wake
+from node_agent import awareness, control, hooks, launch, lifecycle, screen, tmux, wake
 from node_agent.state import LocalAgent, Node
 
 log = structlog.get_logger(__name__)
@@ -31,6 +32,11 @@ MAIL_SWEEP_S = 5.0
 
 
 async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    # Agent windows inherit the tmux server's PATH, not the one passed per window: put the
+    # studio command on it so shell agents (and hooks) find `studio`.
+    studio_bin = os.path.dirname(launch.studio_executable())
+    if studio_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = studio_bin + os.pathsep + os.environ.get("PATH", "")
     broker = await connect(settings, name=f"studio-node-{settings.node}")
     node = Node(settings, broker, tmux.server(settings.tmux_socket))
     await asyncio.to_thread(tmux.ensure_session, node.tmux, node.session_name)

@@ -23,3 +23,19 @@ def cli_identity(settings: Settings, as_name: str | None = None) -> AgentId:
     if settings.agent_id:
         return AgentId.parse(settings.agent_id)
     return AgentId(settings.node, "cli")
+
+
+def add_identity_option(parser: argparse.ArgumentParser) -> None:
+    """`--as NAME` on every command that acts as someone (sends, claims, locks, ...)."""
+    parser.add_argument(
+        "--as",
+        dest="as_name",
+        metavar="NAME",
+        # SUPPRESS: a nested subcommand's unset --as must not hide its parent's.
+        default=argparse.SUPPRESS,
+        help="act as this agent (NAME or NODE.NAME; default: $STUDIO_AGENT_ID, else <node>.cli)",
+    )
+
+
+def as_name(args: argparse.Namespace) -> str | None:
+    return getattr(args, "as_name", None)

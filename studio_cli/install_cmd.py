@@ -72,8 +72,12 @@ def install_command(args: argparse.Namespace) -> int:
         )
         merge_toml(path, codex_table(command, cmd_args, env))
     print(f"studio MCP server written to {path} ({args.client}, {args.scope} scope)")
-    check = "claude mcp list" if args.client == "claude" else "codex mcp list"
-    print(f"check it with `{check}`")
+    if args.client == "claude":
+        if args.scope == "project":
+            print("Claude Code asks to approve project servers when it starts in this directory")
+        print("check it with `claude mcp list` (it starts the server and reports ✔ Connected)")
+    else:
+        print("check it with `codex mcp list`")
     return 0
 
 

@@ -4,7 +4,7 @@ every expected failure into a one-line error with a non-zero exit (never a trace
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     import argparse
@@ -14,13 +14,45 @@ if TYPE_CHECKING:
 def build_parser() -> argparse.ArgumentParser:
     import argparse
 
-    from studio_cli import broker_cmd, install_cmd, mcp_cmd, node_cmd
+    from studio_cli import (
+        agents_cmd,
+        broker_cmd,
+        doctor_cmd,
+        install_cmd,
+        locks_cmd,
+        mcp_cmd,
+        messaging_cmd,
+        node_cmd,
+        status_cmd,
+        tasks_cmd,
+        up_cmd,
+    )
+
+    class Parser(argparse.ArgumentParser):
+        """Bad arguments get one line (and where to look), not the whole usage block."""
+
+        def error(self, message: str) -> NoReturn:
+            self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
     # Each module adds its subcommands with `register(subparsers)`; each parser sets `func`.
-    command_modules = [broker_cmd, mcp_cmd, install_cmd, node_cmd]
-    parser = argparse.ArgumentParser(
+    # The order is the order of `studio --help`: everyday commands first.
+    command_modules = [
+        up_cmd,
+        status_cmd,
+        messaging_cmd,
+        tasks_cmd,
+        agents_cmd,
+        locks_cmd,
+        doctor_cmd,
+        install_cmd,
+        mcp_cmd,
+        node_cmd,
+        broker_cmd,
+    ]
+    parser = Parser(
         prog="studio",
-        description="Many coding agents on many machines working as one team.",
+        description="Many coding agents on many machines working as one team. "
+        "Start with `studio up`, then `studio status`; README.md has the full guide.",
     )
     parser.add_argument("--log-level", default="warning", help="debug, info, warning (default)")
     parser.add_argument("--home", help="studio home directory (env STUDIO_HOME, default ~/.studio)")
@@ -43,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(argv[1:])
     import asyncio
     import inspect
+    import os
+
+    from pydantic import ValidationError
 
     from broker.errors import StudioError
     from broker.logs import configure_logging
@@ -61,8 +96,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StudioError as exc:
         print(f"studio: {exc}", file=sys.stderr)
         return 1
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        print(f"studio: invalid {where or 'input'}: {first['msg']}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`studio status --json | head`): not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        if args.log_level.lower() == "debug":
+            raise
+        print(
+            f"studio: unexpected error: {type(exc).__name__}: {exc} "
+            "(`--log-level debug` shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ for a while (with the same "esc to interrupt" marker), calls the studio tools th
 Everything it does goes to a JSONL log the tests read.
 
 Lines it understands: anything (check the inbox), `busy SECONDS`, `send TO TEXT`,
-`edit PATH TEXT` (PreToolUse hook, then write the file).
+`edit PATH TEXT` (PreToolUse hook, then write the file), `claim T-N` (claim_task),
+`task T-N STATUS [NOTE]` (update_task).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import time
 STUDIO = os.environ.get("SCRIPTED_STUDIO", "studio")
 LOG = os.environ["SCRIPTED_LOG"]
 BUSY_S = float(os.environ.get("SCRIPTED_BUSY_S", "0.2"))
+# Several agents may share one log: each line names who wrote it.
+AGENT = os.environ.get("STUDIO_AGENT_ID", "")
 
 
 def log(kind: str, **data) -> None:
     with open(LOG, "a") as out:
-        out.write(json.dumps({"t": time.time(), "kind": kind, **data}) + "\n")
+        out.write(json.dumps({"t": time.time(), "kind": kind, "agent": AGENT, **data}) + "\n")
 
 
 def hook(event: str, payload: dict) -> dict:
@@ -95,6 +98,11 @@ def turn(mcp: Mcp, line: str) -> None:
         pass  # a long turn with no tool calls: mail can only reach it through its hooks
     elif words[0] == "send" and len(words) == 3:
         mcp.tool("send_message", to=words[1], body=words[2])
+    elif words[0] == "claim" and len(words) == 2:
+        mcp.tool("claim_task", task_id=words[1])
+    elif words[0] == "task" and len(words) == 3:
+        status, _, note = words[2].partition(" ")
+        mcp.tool("update_task", task_id=words[1], status=status, **({"note": note} if note else {}))
     elif words[0] == "edit" and len(words) == 3:
         reply = hook("PreToolUse", {"tool_name": "Edit", "tool_input": {"file_path": words[1]}})
         decision = reply.get("hookSpecificOutput", {}).get("permissionDecision")

@@ -36,3 +36,12 @@ def test_overlaps_need_the_same_repo_and_path():
     ]
     [overlap] = find_overlaps(agents)
     assert (overlap.repo, overlap.path, overlap.agents) == ("r1", "app.py", ("a.x", "b.y"))
+
+
+def test_agents_sharing_one_checkout_do_not_overlap_with_each_other():
+    shared = {"node": "a", "repo": "r1", "cwd": "/src/app", "changed_files": ["app.py"]}
+    agents = [AgentInfo(id="a.x", **shared), AgentInfo(id="a.y", **shared)]
+    assert find_overlaps(agents) == []
+    other = AgentInfo(id="b.z", node="b", repo="r1", cwd="/src/app", changed_files=["app.py"])
+    [overlap] = find_overlaps([*agents, other])
+    assert overlap.agents == ("a.x", "a.y", "b.z")

@@ -1,0 +1,117 @@
+"""The `studio` command as a user runs it: a subprocess per command, in a temporary
+STUDIO_HOME with a private tmux socket, so `studio up` starts its own embedded broker, node
+daemon and tmux server, and `studio down` must leave none of them behind."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from studio_cli.procs import alive, descendants, terminate
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDIO = str(Path(sys.executable).parent / "studio")
+SCRIPTED = ROOT / "tests" / "node_agent" / "scripted_agent.py"
+_sockets = itertools.count(1)
+
+
+@dataclass
+class Cli:
+    home: Path
+    env: dict[str, str]
+    socket: str
+    team: str = "main"
+    node: str = "box"
+
+    def run(self, *args: str, ok: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [STUDIO, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if ok:
+            assert done.returncode == 0, f"studio {args} failed:\n{done.stdout}\n{done.stderr}"
+        return done
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self.run(*args).stdout)
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
+        return done.stdout
+
+    def screen(self, window: str) -> str:
+        return self.tmux("capture-pane", "-p", "-J", "-t", f"studio-{self.team}:{window}")
+
+    def record(self, name: str) -> dict:
+        path = self.home / name
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def processes(self) -> dict[str, list[int]]:
+        """Every process `up` is responsible for, by role, found by pid."""
+        panes = [int(p) for p in self.tmux("list-panes", "-a", "-F", "#{pane_pid}").split()]
+        server = self.tmux("display-message", "-p", "#{pid}").strip()
+        found = {
+            "broker": [
+                self.record("run/up-broker.json").get("pid", 0),
+                self.record("broker/broker.json").get("pid", 0),
+            ],
+            "daemon": [self.record(f"run/up-node-{self.team}.json").get("pid", 0)],
+            "agents": [p for pane in panes for p in [pane, *descendants(pane)]],
+            "tmux": [int(server)] if server.isdigit() else [],
+        }
+        return {role: [p for p in pids if p] for role, pids in found.items()}
+
+    def cleanup(self) -> None:
+        """After a failed test: nothing may outlive it."""
+        left = [p for pids in self.processes().values() for p in pids]
+        subprocess.run([STUDIO, "down"], env=self.env, capture_output=True, timeout=60)
+        self.tmux("kill-server")
+        terminate([p for p in left if alive(p)], timeout_s=5)
+        tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+        (tmux_dir / self.socket).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    home = tmp_path / "home"
+    home.mkdir()
+    # Faster heartbeats and wake retries than a person needs, so the test waits less.
+    (home / "studio.toml").write_text(
+        "heartbeat_s = 1.0\nwake_cooldown_s = 1.0\nawareness_interval_s = 5.0\n"
+    )
+    socket = f"studio-cli-{os.getpid()}-{next(_sockets)}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update(
+        STUDIO_HOME=str(home), STUDIO_TMUX_SOCKET=socket, STUDIO_NODE="box", STUDIO_TEAM="main"
+    )
+    session = Cli(home=home, env=env, socket=socket)
+    try:
+        yield session
+    finally:
+        session.cleanup()
+
+
+def wait_for(predicate: Callable[[], object], within: float = 15, what: str = "") -> object:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+def read_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
