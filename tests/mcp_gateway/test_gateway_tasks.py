@@ -21,7 +21,9 @@ async def test_dispatch_progress_done_notifies_both_sides(gateway_client):
         assignee="dev",
         priority=5,
     )
-    assert "Created T-1: add rate limiting — assigned to n1.dev (notified)" in text(created)
+    assert "Created T-1: add rate limiting — assigned to n1.dev (they got a message)" in text(
+        created
+    )
     assert created.structured_content["status"] == "claimed"
 
     inbox = text(await ok(dev, "check_inbox"))

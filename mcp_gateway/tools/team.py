@@ -1,0 +1,93 @@
+"""Awareness of the team: list_agents, studio_status, post_note, read_notes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from broker import leases, messages, notes, presence, tasks
+from mcp_gateway import render
+from mcp_gateway.gateway import Gateway
+from mcp_gateway.replies import reply, tool
+from mcp_gateway.tools.params import NodeName
+
+State = Literal["starting", "idle", "busy", "waiting_input", "offline"]
+
+
+def register_tools(server: MCPServer) -> None:
+    @tool(server, read_only=True)
+    async def list_agents(
+        ctx: Context, node: NodeName = None, state: State | None = None
+    ) -> CallToolResult:
+        """List the agents of the team (optionally of one node, or in one state) with what each
+        is doing. Use it to find who to ask or assign work to."""
+        gw = Gateway.of(ctx)
+        found = await presence.list_agents(gw.broker, node=node, state=state)
+        text = render.bullet([render.agent_line(a) for a in found], "No agents match.")
+        return reply(text, {"agents": [a.model_dump(mode="json") for a in found]})
+
+    @tool(server, read_only=True)
+    async def studio_status(ctx: Context) -> CallToolResult:
+        """One overview of the team: agents and what they do, unfinished tasks, file locks, and
+        your unread mail. A good first call when you join, and before planning work."""
+        gw = Gateway.of(ctx)
+        me = gw.caller(ctx)
+        team, board, held = await asyncio.gather(
+            presence.list_agents(gw.broker),
+            tasks.list_tasks(gw.broker),
+            leases.list_leases(gw.broker),
+        )
+        unfinished = [t for t in board if not tasks.is_finished(t)]
+        unread = (
+            await messages.unread_count(gw.broker, me)
+            if me and str(me) in gw.broker.known_agents
+            else 0
+        )
+        text = "\n".join(
+            [
+                f"Team {gw.broker.team} — you are {me or 'not registered (call register)'}",
+                f"Agents ({len(team)}):",
+                render.bullet([render.agent_line(a) for a in team], "- none yet"),
+                f"Unfinished tasks ({len(unfinished)} of {len(board)}):",
+                render.bullet([render.task_line(t) for t in unfinished], "- none"),
+                f"File locks ({len(held)}):",
+                render.bullet([render.lease_line(x) for x in held], "- none"),
+            ]
+        )
+        return reply(
+            text,
+            {
+                "team": gw.broker.team,
+                "you": str(me) if me else None,
+                "unread": unread,
+                "agents": [a.model_dump(mode="json") for a in team],
+                "tasks": [t.model_dump(mode="json") for t in unfinished],
+                "leases": [x.model_dump(mode="json") for x in held],
+            },
+        )
+
+    @tool(server)
+    async def post_note(
+        ctx: Context, text: Annotated[str, Field(max_length=64 * 1024)]
+    ) -> CallToolResult:
+        """Add a short note to the team's shared scratchpad (decisions, conventions, findings
+        everyone should know). Everyone sees each note once in read_notes."""
+        gw = Gateway.of(ctx)
+        me = await gw.me(ctx)
+        note = await notes.post(gw.broker, me, text)
+        return reply(f"Posted note {note.id}.", note)
+
+    @tool(server)
+    async def read_notes(
+        ctx: Context, limit: Annotated[int, Field(ge=1, le=200)] = 20
+    ) -> CallToolResult:
+        """Read the team notes you have not seen yet, oldest first (each note shows once)."""
+        gw = Gateway.of(ctx)
+        me = await gw.me(ctx)
+        found = await notes.read_new(gw.broker, me, limit=limit)
+        text = render.bullet([render.note_line(n) for n in found], "No new notes.")
+        return reply(text, {"notes": [n.model_dump(mode="json") for n in found]})
