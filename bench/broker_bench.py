@@ -39,6 +39,7 @@ from types import FrameType
 
 import nats
 import structlog
+from figures import percentile, proc_status_mb, ratio
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
@@ -131,28 +132,6 @@ class Rig:
 
 
 # ---------------------------------------------------------------- statistics and output
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile: simple, and exact enough at thousands of samples."""
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
-    return ordered[index]
-
-
-def ratio(a: float, b: float) -> float:
-    return round(a / b, 3) if b else float("inf")
-
-
-def rss_mb(pid: int | str = "self", key: str = "VmRSS") -> float:
-    """Resident memory from /proc (Linux); 0 where it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{key}:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
 
 
 # ---------------------------------------------------------------- raw payloads and subjects
@@ -522,9 +501,9 @@ def summarize(
     r["depth_unread_before"] = unread
     r["roundtrip_empty_fetches"] = rig.empty_fetches
     r["samples"] = plan.samples
-    r["rss_mb"] = rss_mb()
-    r["rss_peak_mb"] = rss_mb(key="VmHWM")
-    r["server_rss_mb"] = rss_mb(server.pid) if server.pid else 0.0
+    r["rss_mb"] = proc_status_mb()
+    r["rss_peak_mb"] = proc_status_mb(key="VmHWM")
+    r["server_rss_mb"] = proc_status_mb(server.pid) if server.pid else 0.0
     # Context for the absolute numbers: other work on the box (tests, builds) shows up here.
     r["load_avg_1m"] = round(os.getloadavg()[0], 2)
     r["cpus"] = os.cpu_count()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from figures import percentile, proc_status_mb
 
 from broker import agents, messages
 from broker.connection import Broker, connect
@@ -123,18 +124,6 @@ class RawClient:
         except TimeoutError:
             self.process.kill()
             await self.process.wait()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def timed(samples: list[float], op) -> None:
@@ -227,8 +216,8 @@ async def measure(broker: Broker, env: dict[str, str], calls: int) -> dict[str, 
         for _ in range(BLOCK):
             await timed(series["b_send"], broker_send)
             await timed(series["b_check"], broker_check)
-    rss = rss_mb(gateway.process.pid)
-    noop_rss = rss_mb(noop.process.pid)
+    rss = proc_status_mb(gateway.process.pid)
+    noop_rss = proc_status_mb(noop.process.pid)
     await gateway.close()
     await noop.close()
 
@@ -236,16 +225,16 @@ async def measure(broker: Broker, env: dict[str, str], calls: int) -> dict[str, 
         return round(percentile(series[name], q), 3)
 
     return {
-        "tool_send_p50_ms": p("tool_send", 0.5),
-        "tool_send_p99_ms": p("tool_send", 0.99),
-        "tool_check_p50_ms": p("tool_check", 0.5),
-        "tool_check_p99_ms": p("tool_check", 0.99),
-        "broker_send_p50_ms": p("b_send", 0.5),
-        "broker_check_p50_ms": p("b_check", 0.5),
-        "noop_tool_p50_ms": p("noop", 0.5),
-        "noop_tool_p99_ms": p("noop", 0.99),
-        "gateway_overhead_send_ms": round(p("tool_send", 0.5) - p("noop", 0.5), 3),
-        "gateway_overhead_check_ms": round(p("tool_check", 0.5) - p("noop", 0.5), 3),
+        "tool_send_p50_ms": p("tool_send", 50),
+        "tool_send_p99_ms": p("tool_send", 99),
+        "tool_check_p50_ms": p("tool_check", 50),
+        "tool_check_p99_ms": p("tool_check", 99),
+        "broker_send_p50_ms": p("b_send", 50),
+        "broker_check_p50_ms": p("b_check", 50),
+        "noop_tool_p50_ms": p("noop", 50),
+        "noop_tool_p99_ms": p("noop", 99),
+        "gateway_overhead_send_ms": round(p("tool_send", 50) - p("noop", 50), 3),
+        "gateway_overhead_check_ms": round(p("tool_check", 50) - p("noop", 50), 3),
         "rss_mb": round(rss, 1),
         "noop_rss_mb": round(noop_rss, 1),
         "gateway_calls": gateway_calls,

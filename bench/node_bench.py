@@ -57,6 +57,7 @@ from pathlib import Path
 from types import FrameType
 
 import structlog
+from figures import percentile, proc_status_mb
 
 from broker import agents, control, messages
 from broker.connection import Broker, connect
@@ -132,26 +133,6 @@ QUICK = Plan(
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (0.0 for no values)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
-    return ordered[index]
-
-
-def proc_status(pid: int, key: str) -> float:
-    """A /proc/<pid>/status memory field in MB (0 where it cannot be read)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{key}:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
 
 
 def proc_threads(pid: int) -> int:
@@ -523,7 +504,7 @@ async def fleet_phase(rig: Rig, plan: Plan) -> dict:
     await wait_states(rig, names, {"idle"})
     managed = len((await control.list_managed(rig.broker, NODE)).agents)
     await asyncio.sleep(plan.heartbeats * HEARTBEAT_S + 0.2)
-    rss, hwm = proc_status(rig.pid, "VmRSS"), proc_status(rig.pid, "VmHWM")
+    rss, hwm = proc_status_mb(rig.pid, "VmRSS"), proc_status_mb(rig.pid, "VmHWM")
     (own0, all0), t0 = proc_cpu_s(rig.pid), time.monotonic()
     await asyncio.sleep(plan.cpu_window_s)
     (own1, all1), window = proc_cpu_s(rig.pid), time.monotonic() - t0
@@ -555,7 +536,7 @@ async def measure(rig: Rig, plan: Plan) -> dict:
         ready_s = await wait_ready(rig)
         log.info("daemon_ready", seconds=round(time.monotonic() - started, 2))
         await asyncio.sleep(HEARTBEAT_S)
-        rss_0 = proc_status(rig.pid, "VmRSS")
+        rss_0 = proc_status_mb(rig.pid, "VmRSS")
         first_spawns = [await spawn_tiny(rig, a.name) for a in (WAKER, HOOKED)]
         await wait_states(rig, [WAKER.name, HOOKED.name], {"idle"})
         log.info("phase", name="wake latency, 2 agents")
@@ -564,7 +545,7 @@ async def measure(rig: Rig, plan: Plan) -> dict:
         in_cooldown = await cooldown_samples(rig, WAKER, plan.cooldown_samples)
         log.info("phase", name="hook invocation")
         hooks = await hook_phase(rig, plan)
-        rss_2 = proc_status(rig.pid, "VmRSS")
+        rss_2 = proc_status_mb(rig.pid, "VmRSS")
         log.info("phase", name=f"{plan.agents} agents")
         fleet = await fleet_phase(rig, plan)
         fleet["spawn_ms"] = first_spawns + fleet["spawn_ms"]
@@ -635,7 +616,7 @@ def summarize(
         "wake_max_ms_20_agents": ms(loaded.visible_ms, 100),
         "wake_missed_20_agents": loaded.missed,
         "daemon_ready_s": round(ready_s, 2),
-        "server_rss_mb": proc_status(rig.server.pid or 0, "VmRSS"),
+        "server_rss_mb": proc_status_mb(rig.server.pid or 0, "VmRSS"),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
