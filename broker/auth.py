@@ -104,7 +104,15 @@ def node_permissions(team: str, node: str) -> Permissions:
         # flow-control replies of ordered consumers (sent once a read outruns the window)
         *(f"$JS.FC.{s}.>" for s in (inbox, n.events_stream, *kv_streams)),
     ]
-    subscribe = [f"{inbox_prefix(team, node)}.>", f"{n.prefix}.node.{node}.ctl.>"]
+    subscribe = [
+        # replies to this node's requests (JetStream API, KV, control)
+        f"{inbox_prefix(team, node)}.>",
+        # its control service
+        f"{n.prefix}.node.{node}.ctl.>",
+        # mail arriving for its own agents, live (the daemon's wake-ups); the same messages
+        # it may read from its inbox stream anyway
+        n.node_inbox_subjects(node),
+    ]
     return Permissions(publish=publish, subscribe=subscribe)
 
 
@@ -173,6 +181,8 @@ def add_user(
     validate_name(team, "team name")
     if role == "node":
         validate_name(name, "node name")
+        if name == ADMIN:
+            raise InvalidInput(f"{ADMIN!r} names the provisioning user; pick another node name")
     config = load_auth(auth_dir) or AuthConfig(team=team)
     if config.team != team:
         raise InvalidInput(

@@ -21,6 +21,7 @@ from broker.errors import PermissionDenied
 from broker.publish import retryable
 
 STREAM_NAME_IN_USE = 10058
+NO_SUITABLE_PEERS = 10005
 
 
 async def detect_replicas(broker: Broker) -> int:
@@ -48,7 +49,10 @@ async def ensure_stream(broker: Broker, config: api.StreamConfig) -> api.StreamI
             # them (`studio broker provision`), and a node uses them as they are.
             return await _existing_stream(broker, config.name)
         except Exception as exc:
-            if not retryable(exc) or time.monotonic() > deadline:
+            # A cluster that just started may not know all its peers yet (10005: "no
+            # suitable peers for placement"): as transient as a leader election.
+            peers_pending = isinstance(exc, APIError) and exc.err_code == NO_SUITABLE_PEERS
+            if not (retryable(exc) or peers_pending) or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
 

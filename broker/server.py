@@ -235,11 +235,15 @@ class LocalCluster:
                 if node.process is None or node.process.poll() is not None:
                     continue
                 try:
-                    leader = json.loads(node.monitor("/jsz")).get("meta_cluster", {}).get("leader")
+                    meta = json.loads(node.monitor("/jsz")).get("meta_cluster", {})
                 except (urllib.error.URLError, OSError, ValueError):
                     continue
-                if leader:
-                    return leader
+                # Also wait until the leader sees every live peer as current: before that,
+                # creating an R3 stream fails with "no suitable peers for placement".
+                live = sum(1 for n in self.nodes if n.process and n.process.poll() is None)
+                peers = [r for r in meta.get("replicas") or [] if r.get("current")]
+                if meta.get("leader") and len(peers) >= live - 1:
+                    return meta["leader"]
             time.sleep(0.1)
         raise BrokerUnavailable(f"no JetStream meta leader after {timeout:.0f}s")
 
