@@ -13,6 +13,7 @@ import structlog
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
+from broker.connection import checked_subscribe
 from broker.control import (
     REQUESTS,
     KickReply,
@@ -109,7 +110,7 @@ async def serve(node: Node) -> None:
     async def on_request(msg: Msg) -> None:
         asyncio.get_running_loop().create_task(_answer(node, msg, msg.subject[len(prefix) :]))
 
-    await node.broker.nc.subscribe(prefix + "*", cb=on_request)
+    await checked_subscribe(node.broker, prefix + "*", cb=on_request)
 
 
 async def _answer(node: Node, msg: Msg, verb_text: str) -> None:

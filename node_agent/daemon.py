@@ -19,7 +19,7 @@ import structlog
 from nats.aio.msg import Msg
 
 from broker import events, messages, presence
-from broker.connection import connect
+from broker.connection import checked_subscribe, connect
 from broker.models import AgentKind, AgentState
 from broker.settings import Settings
 from node_agent import awareness, control, hooks, launch, lifecycle, screen, tmux, wake
@@ -48,7 +48,7 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     async def on_mail(msg: Msg) -> None:
         await _on_mail(node, msg)
 
-    await broker.nc.subscribe(broker.names.node_inbox_subjects(settings.node), cb=on_mail)
+    await checked_subscribe(broker, broker.names.node_inbox_subjects(settings.node), cb=on_mail)
     hook_server = await hooks.serve(node)
     await events.emit(broker, "node_started", agent=None, node=settings.node)
     log.info("node_daemon_ready", node=settings.node, team=settings.team, agents=len(node.agents))

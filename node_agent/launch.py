@@ -36,6 +36,10 @@ def agent_environment(settings: Settings, agent: AgentId) -> dict[str, str]:
         env["STUDIO_NATS_URL"] = ",".join(settings.nats_url)
     if settings.creds:
         env["STUDIO_CREDS"] = settings.creds
+    if settings.tls_ca:
+        env["STUDIO_TLS_CA"] = settings.tls_ca
+    if os.environ.get("STUDIO_CONFIG"):
+        env["STUDIO_CONFIG"] = os.environ["STUDIO_CONFIG"]
     return env
 
 

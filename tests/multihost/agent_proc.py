@@ -24,7 +24,7 @@ from typing import Any
 
 from nats.js import JetStreamContext, api
 
-from broker import agents, events, leases, messages, notes, presence, tasks
+from broker import agents, control, events, leases, messages, notes, presence, tasks
 from broker.connection import Broker, auth_options, checked_subscribe, connect
 from broker.errors import TaskConflict
 from broker.logs import configure_logging
@@ -184,6 +184,23 @@ class Agent:
 
     async def events_recent(self, limit: int = 50) -> list[str]:
         return [e.kind for e in await events.recent(self.broker, limit=limit)]
+
+    # node control (another host's daemon)
+    async def control_list(self, node: str) -> list[str]:
+        return [a.id for a in (await control.list_managed(self.broker, node)).agents]
+
+    async def control_spawn(self, node: str, name: str, kind: str, cwd: str) -> str:
+        spec = control.SpawnRequest(name=name, kind=kind, cwd=cwd)
+        return (await control.spawn(self.broker, node, spec)).agent
+
+    async def control_peek(self, node: str, agent: str, lines: int = 40) -> str:
+        return (
+            await control.peek(self.broker, node, control.PeekRequest(agent=agent, lines=lines))
+        ).text
+
+    async def control_stop(self, node: str, agent: str) -> bool:
+        spec = control.StopRequest(agent=agent, force=True)
+        return (await control.stop(self.broker, node, spec)).stopped
 
     # admin
     async def provision(self, nodes: list[str]) -> None:

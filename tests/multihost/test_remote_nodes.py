@@ -1,0 +1,66 @@
+"""A node daemon on host b, driven from host a through the cluster with per-node credentials:
+remote spawn, a message across hosts that wakes the new agent, and a peek at its screen."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.multihost.conftest import Site
+from tests.multihost.netlab import RemoteError
+
+STUDIO = str(Path(sys.executable).parent / "studio")
+
+
+async def test_spawn_message_and_peek_on_another_host(site: Site, tmp_path: Path) -> None:
+    deployment = site.deploy()
+    socket = f"studio-mh-{os.getpid()}"
+    env = {
+        **os.environ,
+        "STUDIO_CONFIG": str(deployment.directory / "studio-b.toml"),
+        "STUDIO_HOME": str(tmp_path / "home-b"),
+        "STUDIO_TMUX_SOCKET": socket,
+    }
+    with (tmp_path / "daemon-b.log").open("ab") as log:
+        daemon = await asyncio.create_subprocess_exec(
+            *site.lab.exec_prefix("b"), STUDIO, "--log-level", "info", "node", "run",
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        a = await site.agent(deployment, "a")
+        await a.call("register", agent="a.lead")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                assert await a.call("control_list", node="b") == []
+                break
+            except RemoteError:
+                assert time.monotonic() < deadline, (tmp_path / "daemon-b.log").read_text()
+                await asyncio.sleep(0.2)
+        agent = await a.call(
+            "control_spawn", node="b", name="worker", kind="shell", cwd=str(tmp_path)
+        )
+        assert agent == "b.worker"
+        assert await a.call("control_list", node="b") == ["b.worker"]
+        await asyncio.sleep(1.0)  # let the shell draw its prompt
+        await a.call("send", sender="a.lead", to="b.worker", body="build the docs please")
+        # b's daemon types `studio inbox --new` into the idle shell; the mail shows on screen.
+        deadline = time.monotonic() + 20
+        screen = ""
+        while "build the docs please" not in screen:
+            assert time.monotonic() < deadline, f"screen:\n{screen}"
+            await asyncio.sleep(0.3)
+            screen = await a.call("control_peek", node="b", agent="worker")
+        assert await a.call("control_stop", node="b", agent="worker") is True
+        assert await a.call("control_list", node="b") == []
+    finally:
+        daemon.kill()
+        await daemon.wait()
+        tmux = await asyncio.create_subprocess_exec(
+            "tmux", "-L", socket, "kill-server", stderr=subprocess.DEVNULL
+        )
+        await tmux.wait()
