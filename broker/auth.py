@@ -28,6 +28,7 @@ import nkeys
 from pydantic import BaseModel, Field
 
 from broker.errors import InvalidInput
+from broker.files import read_model, write_atomic
 from broker.names import Names, validate_name
 
 ADMIN = "admin"
@@ -156,21 +157,15 @@ def seed_path(auth_dir: Path, name: str) -> Path:
 
 
 def load_auth(auth_dir: Path) -> AuthConfig | None:
-    path = auth_dir / AUTH_JSON
-    if not path.is_file():
-        return None
-    try:
-        return AuthConfig.model_validate_json(path.read_text())
-    except ValueError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    return read_model(auth_dir / AUTH_JSON, AuthConfig)
 
 
 def save_auth(auth_dir: Path, config: AuthConfig) -> None:
     """Write auth.json and the rendered auth.conf, each atomically (a reload mid-write would
     otherwise read half a file)."""
     auth_dir.mkdir(parents=True, exist_ok=True)
-    _write(auth_dir / AUTH_JSON, config.model_dump_json(indent=2) + "\n", mode=0o644)
-    _write(auth_dir / AUTH_CONF, render_authorization(config), mode=0o644)
+    write_atomic(auth_dir / AUTH_JSON, config.model_dump_json(indent=2) + "\n", mode=0o644)
+    write_atomic(auth_dir / AUTH_CONF, render_authorization(config), mode=0o644)
 
 
 def add_user(
@@ -199,7 +194,7 @@ def add_user(
     seed, public = new_user_key()
     seed_file.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(seed_file.parent, 0o700)
-    _write(seed_file, seed + "\n", mode=0o600)
+    write_atomic(seed_file, seed + "\n", mode=0o600)
     config.users = [u for u in config.users if u.name != name] + [
         User(name=name, role=role, nkey=public)
     ]
@@ -211,12 +206,3 @@ def reload_servers(pids: Iterable[int]) -> None:
     """SIGHUP makes nats-server re-read its config, auth included, without dropping clients."""
     for pid in pids:
         os.kill(pid, signal.SIGHUP)
-
-
-def _write(path: Path, text: str, mode: int) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import secrets
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from broker import auth
 from broker.errors import InvalidInput
+from broker.files import read_model, write_atomic
 from broker.names import validate_name
 from broker.server import NodeSpec, render_config
 from broker.tls import CA_CERT, server_tls_block
@@ -236,20 +236,14 @@ def client_settings(plan: ClusterPlan, user: str, local_dir: Path | None = None)
 
 
 def load_plan(out_dir: Path) -> ClusterPlan | None:
-    path = out_dir / PLAN_FILE
-    if not path.is_file():
-        return None
-    try:
-        return ClusterPlan.model_validate_json(path.read_text())
-    except ValueError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    return read_model(out_dir / PLAN_FILE, ClusterPlan)
 
 
 def write_cluster(plan: ClusterPlan, out_dir: Path) -> list[Path]:
     """Write every file of the plan into `out_dir` (credentials of nodes already there are
     kept, so re-running after a change does not lock anyone out)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [_write(out_dir / PLAN_FILE, plan.model_dump_json(indent=2) + "\n", 0o600)]
+    written = [write_atomic(out_dir / PLAN_FILE, plan.model_dump_json(indent=2) + "\n", 0o600)]
     users = [auth.ADMIN, *(n.name for n in plan.nodes)] if plan.auth else []
     for user in users:
         _, seed = auth.add_user(
@@ -260,12 +254,12 @@ def write_cluster(plan: ClusterPlan, out_dir: Path) -> list[Path]:
         written += [out_dir / auth.AUTH_JSON, out_dir / auth.AUTH_CONF]
     for node in plan.nodes:
         written.append(
-            _write(out_dir / f"nats-{node.name}.conf", render_node(plan, node.name), 0o600)
+            write_atomic(out_dir / f"nats-{node.name}.conf", render_node(plan, node.name), 0o600)
         )
     for user in users or [n.name for n in plan.nodes]:
         local = out_dir.resolve() if user == auth.ADMIN else None
         text = client_settings(plan, user, local_dir=local)
-        written.append(_write(out_dir / f"studio-{user}.toml", text, 0o644))
+        written.append(write_atomic(out_dir / f"studio-{user}.toml", text, 0o644))
     return written
 
 
@@ -274,14 +268,4 @@ def add_client_settings(out_dir: Path, user: str) -> Path | None:
     plan = load_plan(out_dir)
     if plan is None:
         return None
-    return _write(out_dir / f"studio-{user}.toml", client_settings(plan, user), 0o644)
-
-
-def _write(path: Path, text: str, mode: int) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(out_dir / f"studio-{user}.toml", client_settings(plan, user), 0o644)

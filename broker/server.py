@@ -8,7 +8,6 @@ fixtures, benchmarks) want a plain blocking "start and wait until ready".
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -23,6 +22,7 @@ from pathlib import Path
 import structlog
 
 from broker.errors import BrokerUnavailable
+from broker.files import write_atomic
 
 log = structlog.get_logger(__name__)
 
@@ -254,7 +254,4 @@ class LocalCluster:
 
 def write_embedded_record(record_path: Path, url: str, pid: int, **extra: object) -> None:
     """Where clients with no STUDIO_NATS_URL find the embedded broker of their STUDIO_HOME."""
-    record_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = record_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "pid": pid, **extra}))
-    os.replace(tmp, record_path)
+    write_atomic(record_path, json.dumps({"url": url, "pid": pid, **extra}))

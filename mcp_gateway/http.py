@@ -10,7 +10,6 @@ a token is configured; then every request must carry `Authorization: Bearer <tok
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -19,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from broker.cluster_config import is_loopback
 from broker.errors import InvalidInput
 from broker.settings import Settings
 from mcp_gateway.server import build_server, lowlevel
@@ -28,15 +28,6 @@ LOOPBACK_SECURITY = TransportSecuritySettings(
     allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
     allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
 )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(host: str, token: str | None) -> None:

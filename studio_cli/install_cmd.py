@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from broker.errors import InvalidInput
+from broker.files import write_atomic
 from studio_cli.context import settings_from
 
 SERVER_NAME = "studio"
@@ -123,7 +124,7 @@ def merge_json(path: Path, entry: dict[str, Any]) -> None:
     if not isinstance(servers, dict):
         raise InvalidInput(f"'mcpServers' in {path} is not an object; fix it first")
     servers[SERVER_NAME] = entry
-    _write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def codex_table(command: str, cmd_args: list[str], env: dict[str, str]) -> str:
@@ -168,17 +169,8 @@ def merge_toml(path: Path, table: str) -> None:
     rest = rest.rstrip("\n")
     merged = (rest + "\n\n" if rest else "") + table
     tomllib.loads(merged)  # never write a file the client could not read
-    _write_atomic(path, merged)
+    write_atomic(path, merged)
 
 
 def _toml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.studio-tmp")
-    tmp.write_text(text)
-    if path.exists():
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-    os.replace(tmp, path)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from broker.files import write_atomic
+
 
 @dataclass(frozen=True)
 class PidFile:
@@ -25,10 +27,7 @@ class PidFile:
     path: Path
 
     def write(self, pid: int, marker: str, **info: Any) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": pid, "marker": marker, **info}))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps({"pid": pid, "marker": marker, **info}))
 
     def read(self) -> dict[str, Any] | None:
         try:
