@@ -161,7 +161,7 @@ async def test_two_agents_changing_the_same_file_are_both_told(studio, tmp_path)
         await run("git", "clone", "-q", str(origin), str(clone))
     await studio.start_daemon("a")
     await studio.start_daemon("b")
-    await spawn_scripted(studio, "a", "alice", tmp_path, cwd=clone_a)
+    log_a = await spawn_scripted(studio, "a", "alice", tmp_path, cwd=clone_a)
     await spawn_scripted(studio, "b", "bob", tmp_path, cwd=clone_b)
     (clone_a / "app.py").write_text("print('alice')\n")
     (clone_b / "app.py").write_text("print('bob')\n")
@@ -178,6 +178,18 @@ async def test_two_agents_changing_the_same_file_are_both_told(studio, tmp_path)
             await asyncio.sleep(0.2)
     info = (await presence.live(studio.broker))["a.alice"]
     assert info.changed_files == ["app.py"] and info.branch == "main"
+    # Before alice edits the file again, her pre-edit hook tells her bob is changing it too.
+    # (First let the turn in which she read the notice end, so no wake is in flight.)
+    await wait_for(lambda: read_log(log_a)[-1]["kind"] == "turn_end", 10, "notice turn over")
+    await wait_idle(studio, "a", "alice")
+    await type_into(studio, "alice", f"edit {clone_a / 'app.py'} more")
+
+    def pre_edit():
+        return [e for e in read_log(log_a) if e["kind"] == "hook" and e["event"] == "PreToolUse"]
+
+    [hook] = await wait_for(pre_edit, 10, "pre-edit hook")
+    context = hook["reply"]["hookSpecificOutput"]["additionalContext"]
+    assert "b.bob is also changing app.py" in context
 
 
 async def test_control_errors_stop_kick_and_leases_in_hooks(studio, tmp_path):
