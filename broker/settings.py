@@ -68,6 +68,9 @@ class Settings(BaseModel):
     tmux_socket: str | None = None
     wake_cooldown_s: float = 5.0
     awareness_interval_s: float = 3.0
+    # An agent of another node whose presence has been gone this long (its node crashed or
+    # was cut off) gets its claimed tasks returned to open by any live daemon.
+    orphan_grace_s: float = 120.0
 
     @field_validator("nats_url", mode="before")
     @classmethod

@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 
 import structlog
 from nats.aio.msg import Msg
 
-from broker import events, messages, presence
+from broker import events, messages, presence, tasks
 from broker.connection import checked_subscribe, connect
 from broker.models import AgentKind, AgentState
+from broker.names import AgentId
 from broker.settings import Settings
 from node_agent import awareness, control, hooks, launch, lifecycle, screen, tmux, wake
 from node_agent.state import LocalAgent, Node
@@ -127,9 +129,30 @@ async def heartbeat_loop(node: Node) -> None:
             live = await presence.live(node.broker)
             for agent in list(node.agents.values()):
                 await lifecycle.heartbeat(node, agent, live)
+            await release_orphans(node, set(live))
         except Exception as exc:
             log.warning("heartbeat_failed", error=str(exc))
         await asyncio.sleep(node.settings.heartbeat_s)
+
+
+async def release_orphans(node: Node, alive: set[str]) -> None:
+    """A whole node can vanish (crash, cut cable) with no daemon left to bury its agents: their
+    presence expires, and after a grace period any live daemon returns their tasks to open.
+    Only agents once seen alive count, so a CLI identity that never heartbeats keeps its
+    claims. Releasing is a CAS per task, so several daemons doing it at once is harmless."""
+    now = time.monotonic()
+    node.seen_alive |= alive - set(node.agents)
+    for agent_id in node.seen_alive - alive:
+        since = node.gone_since.setdefault(agent_id, now)
+        if now - since >= node.settings.orphan_grace_s:
+            released = await tasks.release_agent(
+                node.broker, AgentId.parse(agent_id), reason="its presence expired"
+            )
+            log.info("orphan_tasks_released", agent=agent_id, tasks=released)
+            node.seen_alive.discard(agent_id)
+            node.gone_since.pop(agent_id, None)
+    for agent_id in alive:
+        node.gone_since.pop(agent_id, None)
 
 
 async def awareness_loop(node: Node) -> None:

@@ -55,6 +55,9 @@ class Node:
     agents: dict[str, LocalAgent] = field(default_factory=dict)
     # (agent, other agent, path) overlaps already reported.
     overlaps_told: set[tuple[str, str, str]] = field(default_factory=set)
+    # Agents of other nodes seen alive, and since when each has been gone (see orphans).
+    seen_alive: set[str] = field(default_factory=set)
+    gone_since: dict[str, float] = field(default_factory=dict)
 
     @property
     def session_name(self) -> str:

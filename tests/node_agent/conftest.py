@@ -67,6 +67,7 @@ class Studio:
         home.mkdir(parents=True, exist_ok=True)
         (home / "studio.toml").write_text(
             "heartbeat_s = 1.0\nwake_cooldown_s = 2.0\nawareness_interval_s = 0.5\n"
+            "orphan_grace_s = 1.0\n"
         )
         return {
             **os.environ,

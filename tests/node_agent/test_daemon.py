@@ -21,6 +21,7 @@ from broker.control import (
     stop,
 )
 from broker.errors import StudioError
+from broker.models import AgentInfo
 from broker.names import AgentId
 from tests.node_agent.conftest import read_log, run, type_into, wait_for
 
@@ -244,3 +245,27 @@ async def studio_kick(studio, name, text):
     from broker.control import kick
 
     return await kick(studio.broker, "a", KickRequest(agent=name, text=text))
+
+
+async def test_tasks_of_an_agent_on_a_vanished_node_return_to_open(studio, tmp_path):
+    await agents.register(studio.broker, LEAD)
+    await studio.start_daemon("a")
+    ghost = AgentId("c", "ghost")  # on a node with no daemon left to bury it
+    await agents.register(studio.broker, ghost)
+    await presence.heartbeat(
+        studio.broker, AgentInfo(id=str(ghost), node="c", state="busy"), ttl_s=2
+    )
+    task = await tasks.create(studio.broker, LEAD, "work on c")
+    await tasks.claim(studio.broker, ghost, task.id)
+    # A CLI identity that never heartbeats keeps its claim.
+    cli_task = await tasks.create(studio.broker, LEAD, "claimed from a terminal")
+    await tasks.claim(studio.broker, LEAD, cli_task.id)
+
+    async def reopened():
+        return (await tasks.get(studio.broker, task.id)).status == "open"
+
+    deadline = time.monotonic() + 15
+    while not await reopened():
+        assert time.monotonic() < deadline, "orphaned task not reopened"
+        await asyncio.sleep(0.2)
+    assert (await tasks.get(studio.broker, cli_task.id)).assignee == str(LEAD)
