@@ -6,14 +6,13 @@ emit is logged and does not undo the operation that caused it.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 
 import structlog
-from nats.js import api
 
 from broker.connection import Broker
 from broker.models import Event
+from broker.pull import snapshot, stream_from_now
 
 log = structlog.get_logger(__name__)
 
@@ -59,41 +58,16 @@ async def watch(
 ) -> AsyncIterator[Event]:
     """Yield events as they happen (from now, or from the start of retention)."""
     subject = broker.names.event_subject(kind or ">")
-    sub = await broker.js.subscribe(
-        subject,
-        stream=broker.names.events_stream,
-        ordered_consumer=True,
-        deliver_policy=api.DeliverPolicy.ALL if history else api.DeliverPolicy.NEW,
-    )
-    try:
-        async for msg in sub.messages:
-            yield Event.model_validate_json(msg.data)
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+    async for msg in stream_from_now(broker, subject, broker.names.events_stream, history=history):
+        yield Event.model_validate_json(msg.data)
 
 
 async def _read(
     broker: Broker, start_seq: int, kind: str | None, stop_at: int
 ) -> AsyncIterator[Event]:
     subject = broker.names.event_subject(kind or ">")
-    sub = await broker.js.subscribe(
-        subject,
-        stream=broker.names.events_stream,
-        ordered_consumer=True,
-        config=api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq
-        ),
+    reader = snapshot(
+        broker, subject, broker.names.events_stream, start_seq=start_seq, stop_seq=stop_at
     )
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=0.5)
-            except TimeoutError:
-                return
-            yield Event.model_validate_json(msg.data)
-            if msg.metadata.sequence.stream >= stop_at or msg.metadata.num_pending == 0:
-                return
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+    async for msg in reader:
+        yield Event.model_validate_json(msg.data)

@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import api
 from pydantic import ValidationError
@@ -26,7 +25,7 @@ from broker.models import Importance, Message
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox
 from broker.publish import publish
-from broker.pull import next_subject, pull
+from broker.pull import next_subject, pull, snapshot
 
 MAX_SUBJECT_CHARS = 200
 
@@ -202,25 +201,9 @@ async def _scan_inbox(broker: Broker, agent: AgentId) -> AsyncIterator[Message]:
     info = await broker.js.stream_info(stream, subjects_filter=broker.names.inbox_filter(agent))
     if not info.state.subjects:
         return
-    sub = await broker.js.subscribe(
-        broker.names.inbox_filter(agent),
-        stream=stream,
-        ordered_consumer=True,
-        deliver_policy=api.DeliverPolicy.ALL,
-    )
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=broker.settings.request_timeout_s)
-            except (TimeoutError, nats.errors.TimeoutError):
-                return
-            with contextlib.suppress(ValidationError):
-                yield Message.model_validate_json(msg.data)
-            if msg.metadata.num_pending == 0:
-                return
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+    async for msg in snapshot(broker, broker.names.inbox_filter(agent), stream):
+        with contextlib.suppress(ValidationError):
+            yield Message.model_validate_json(msg.data)
 
 
 async def peek_unread(broker: Broker, agent: AgentId, limit: int = 20) -> list[Message]:
@@ -230,26 +213,15 @@ async def peek_unread(broker: Broker, agent: AgentId, limit: int = 20) -> list[M
     if info.num_pending + info.num_ack_pending == 0:
         return []
     start = (info.ack_floor.stream_seq or 0) + 1
-    sub = await broker.js.subscribe(
-        broker.names.inbox_filter(agent),
-        stream=broker.names.inbox_stream(agent.node),
-        ordered_consumer=True,
-        config=api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
-        ),
-    )
     found: list[Message] = []
-    try:
-        while len(found) < limit:
-            try:
-                msg = await sub.next_msg(timeout=broker.settings.request_timeout_s)
-            except (TimeoutError, nats.errors.TimeoutError):
-                break
-            with contextlib.suppress(ValidationError):
-                found.append(Message.model_validate_json(msg.data))
-            if msg.metadata.num_pending == 0:
-                break
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+    reader = snapshot(
+        broker,
+        broker.names.inbox_filter(agent),
+        broker.names.inbox_stream(agent.node),
+        start_seq=start,
+        limit=limit,
+    )
+    async for msg in reader:
+        with contextlib.suppress(ValidationError):
+            found.append(Message.model_validate_json(msg.data))
     return found

@@ -8,13 +8,16 @@ former, an expiring request for the latter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import nats.errors
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js import api
 
 from broker.connection import Broker, guarded
 from broker.errors import BrokerUnavailable
@@ -97,3 +100,62 @@ async def pull(broker: Broker, api_subject: str, batch: int, wait_s: float) -> l
                 description = msg.headers.get("Description", "")
                 raise BrokerUnavailable(f"read failed on {api_subject}: {status} {description}")
         return got
+
+
+async def snapshot(
+    broker: Broker,
+    subject: str,
+    stream: str,
+    *,
+    start_seq: int | None = None,
+    stop_seq: int | None = None,
+    limit: int | None = None,
+) -> AsyncIterator[Msg]:
+    """Read the stored messages of `subject` once, from `start_seq` (default: the first) until
+    the reader has caught up, with a throwaway ordered consumer: for history, previews and
+    recent events, which must not move anyone's cursor."""
+    policy = (
+        api.ConsumerConfig(deliver_policy=api.DeliverPolicy.ALL)
+        if start_seq is None
+        else api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq
+        )
+    )
+    sub = await broker.js.subscribe(subject, stream=stream, ordered_consumer=True, config=policy)
+    count = 0
+    try:
+        info = await sub.consumer_info()
+        if info.num_pending == 0 and info.delivered.consumer_seq == 0:
+            return  # nothing stored past the start: do not wait for a message that won't come
+        while limit is None or count < limit:
+            try:
+                msg = await sub.next_msg(timeout=broker.settings.request_timeout_s)
+            except (TimeoutError, nats.errors.TimeoutError):
+                return
+            count += 1
+            yield msg
+            meta = msg.metadata
+            if meta.num_pending == 0 or (stop_seq and meta.sequence.stream >= stop_seq):
+                return
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def stream_from_now(
+    broker: Broker, subject: str, stream: str, *, history: bool = False
+) -> AsyncIterator[Msg]:
+    """Messages of `subject` as they are stored (or from the start of retention)."""
+    policy = api.DeliverPolicy.ALL if history else api.DeliverPolicy.NEW
+    sub = await broker.js.subscribe(
+        subject,
+        stream=stream,
+        ordered_consumer=True,
+        config=api.ConsumerConfig(deliver_policy=policy),
+    )
+    try:
+        async for msg in sub.messages:
+            yield msg
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
