@@ -27,19 +27,18 @@ import asyncio
 import json
 import os
 import secrets
-import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
+import harness
 import nats
 import structlog
-from figures import percentile, proc_status_mb, ratio
+from figures import percentile, proc_status_mb, ratio, rotations
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
@@ -317,13 +316,6 @@ def raw_cas(rig: Rig) -> Op:
 # ---------------------------------------------------------------- measurement drivers
 
 
-def block_order(names: list[str], rounds: int) -> Iterator[list[str]]:
-    """Rotate who goes first each round, so neither side always runs on a warmer cache."""
-    for i in range(rounds):
-        shift = i % len(names)
-        yield names[shift:] + names[:shift]
-
-
 async def interleave(
     ops: dict[str, Op], samples: int, block: int, warmup: int
 ) -> dict[str, list[float]]:
@@ -332,7 +324,7 @@ async def interleave(
         for _ in range(warmup):
             await op()
     results: dict[str, list[float]] = {name: [] for name in ops}
-    for order in block_order(list(ops), -(-samples // block)):
+    for order in rotations(list(ops), -(-samples // block)):
         for name in order:
             for _ in range(block):
                 results[name].append(await ops[name]())
@@ -381,7 +373,7 @@ async def throughput(rig: Rig, plan: Plan) -> dict[str, Rate]:
     for side in sides.values():
         await burst(side, plan.window * 2, plan.window)  # warm-up
     rounds = -(-plan.throughput_msgs // plan.throughput_block)
-    for order in block_order(list(sides), rounds):
+    for order in rotations(list(sides), rounds):
         for name in order:
             cpu = time.process_time()
             rates[name].wall_s += await burst(sides[name], plan.throughput_block, plan.window)
@@ -574,31 +566,20 @@ def table(r: dict) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small run (smoke test)")
-    parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--log-level", default="warning", help="structlog level (stderr)")
+    parser = harness.parser(__doc__)
     return parser.parse_args(argv)
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM (a test timeout, `kill`) unwinds like Ctrl-C, so the server gets stopped."""
-    raise KeyboardInterrupt
 
 
 def run(plan: Plan) -> dict:
     """Start a fresh embedded server in a temp dir, measure, always stop it."""
     with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp:
         server = single_node(Path(tmp) / "server")
-        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             server.start()
             started = time.monotonic()
             result = asyncio.run(measure(server, Path(tmp) / "home", plan))
         finally:
             server.stop()
-            signal.signal(signal.SIGTERM, previous)
         result["quick"] = plan is QUICK
         result["elapsed_s"] = round(time.monotonic() - started, 1)
         return result
@@ -608,14 +589,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(level=args.log_level)
     try:
-        result = run(QUICK if args.quick else Plan())
+        with harness.sigterm_unwinds():
+            result = run(QUICK if args.quick else Plan())
     except KeyboardInterrupt:
         log.warning("bench_interrupted")
         return 130
-    if not args.json_only:
-        print(table(result))
-    print(json.dumps(result))
-    return 1 if args.strict and not result["all_targets_met"] else 0
+    return harness.finish(result, table, args)
 
 
 if __name__ == "__main__":

@@ -40,47 +40,52 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
+import harness
 import structlog
-from figures import percentile, proc_status_mb
+from figures import percentile, proc_cpu_s, proc_status_mb, proc_threads, rotations
+from node_rig import (
+    HEARTBEAT_S,
+    NODE,
+    STUDIO,
+    TEAM,
+    WAKE_COOLDOWN_S,
+    Rig,
+    Tail,
+    agent_state,
+    drain,
+    make_rig,
+    spawn_tiny,
+    wait_ready,
+    wait_states,
+)
 
 from broker import agents, control, messages
-from broker.connection import Broker, connect
-from broker.control import PeekRequest, SpawnRequest
-from broker.errors import StudioError
+from broker.connection import connect
 from broker.logs import configure_logging
 from broker.names import AgentId
-from broker.server import ServerProcess, single_node
+from broker.server import single_node
 from broker.settings import load_settings
 from node_agent import launch
 
 log = structlog.get_logger("node_bench")
 
-STUDIO = str(Path(sys.executable).parent / "studio")
-TEAM, NODE = "bench", "bn1"
 SENDER = AgentId("lead", "sender")
 WAKER, HOOKED = AgentId(NODE, "waker"), AgentId(NODE, "hooked")
 POINTER = b"[studio]"  # every pointer the daemon pastes into a non-shell agent starts so
-HEARTBEAT_S = 1.0
-WAKE_COOLDOWN_S = 0.3
 SAMPLE_TIMEOUT_S = 5.0
 COOLDOWN_TIMEOUT_S = 12.0  # the daemon's mail sweep runs every 5 s
-POLL_S = 0.001
 HOOK_EVENT = "PostToolUse"
 HOOK_INPUT = json.dumps(
     {"hook_event_name": HOOK_EVENT, "tool_name": "Bash", "tool_input": {"command": "ls"}}
@@ -90,21 +95,6 @@ HOOK_INPUT = json.dumps(
 WAKE_P50_MAX_MS = 300.0
 HOOK_P50_MAX_MS = 50.0
 RSS_MAX_MB = 100.0
-
-# The idle agent: a prompt, cooked-mode reads, a log of when each line arrived. It writes no
-# pointer text back (only its length), so the pasted text on screen is the terminal's echo.
-TINY_AGENT = """
-import sys, time
-out = open(sys.argv[1], "a", buffering=1)
-while True:
-    sys.stdout.write("agent> ")
-    sys.stdout.flush()
-    line = sys.stdin.readline()
-    if not line:
-        break
-    out.write("%.6f %d\\n" % (time.monotonic(), len(line)))
-    sys.stdout.write("read %d chars\\n" % len(line))
-"""
 
 
 @dataclass(frozen=True)
@@ -130,221 +120,6 @@ QUICK = Plan(
     heartbeats=2,
     cpu_window_s=1.5,
 )
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def proc_threads(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def proc_cpu_s(pid: int) -> tuple[float, float]:
-    """CPU seconds (user + system) of a process so far: its own, and its own plus that of
-    the children it has waited for (the `tmux` and `git` commands it runs)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
-        tick = os.sysconf("SC_CLK_TCK")
-        return own / tick, (own + children) / tick
-    except (OSError, IndexError, ValueError):
-        return 0.0, 0.0
-
-
-def rotations(names: list[str], rounds: int) -> Iterator[list[str]]:
-    """Each round runs every variant once, the first one rotating, so none always goes first."""
-    for i in range(rounds):
-        shift = i % len(names)
-        yield names[shift:] + names[:shift]
-
-
-class Tail:
-    """Follows a growing file from an offset, without a process per look (a `capture-pane`
-    per poll would cost a tmux client start each millisecond)."""
-
-    def __init__(self, path: Path) -> None:
-        path.touch()
-        self.path = path
-        self.fd = os.open(path, os.O_RDONLY)
-        self.offset = 0
-
-    def skip(self) -> None:
-        """Forget everything written so far."""
-        self.offset = os.fstat(self.fd).st_size
-
-    def _new(self) -> bytes:
-        data = os.pread(self.fd, 1 << 20, self.offset)
-        self.offset += len(data)
-        return data
-
-    async def wait_for(self, needle: bytes, within: float) -> tuple[float | None, bytes]:
-        """(monotonic time the needle was first seen, or None on timeout; bytes read)."""
-        seen = b""
-        deadline = time.monotonic() + within
-        while True:
-            seen += self._new()
-            if needle in seen:
-                return time.monotonic(), seen
-            if time.monotonic() > deadline:
-                return None, seen
-            await asyncio.sleep(POLL_S)
-
-    def read_all(self) -> bytes:
-        return os.pread(self.fd, 1 << 26, 0)
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-# ---------------------------------------------------------------- the rig
-
-
-@dataclass
-class Rig:
-    """One nats-server, one daemon on a private tmux socket, one client acting as the team."""
-
-    tmp: Path
-    server: ServerProcess
-    socket: str
-    home: Path
-    env: dict[str, str]
-    daemon_log: Path
-    daemon: subprocess.Popen | None = None
-    broker: Broker | None = None
-    panes: dict[str, str] = field(default_factory=dict)
-    # Per agent: its screen output (tmux pipe-pane) and its program's line log.
-    watched: dict[str, tuple[Tail, Tail]] = field(default_factory=dict)
-
-    @property
-    def pid(self) -> int:
-        assert self.daemon is not None
-        return self.daemon.pid
-
-    def tmux(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True)
-
-    def start_daemon(self) -> None:
-        with self.daemon_log.open("ab") as out:
-            self.daemon = subprocess.Popen(
-                [STUDIO, "--log-level", "info", "node", "run"],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def daemon_log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.daemon_log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        """Daemon (its own process group), then the tmux server with every agent in it."""
-        for tails in self.watched.values():
-            for tail in tails:
-                tail.close()
-        if self.daemon is not None and self.daemon.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(self.daemon.pid, signal.SIGTERM)
-            try:
-                self.daemon.wait(5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(OSError):
-                    os.killpg(self.daemon.pid, signal.SIGKILL)
-                self.daemon.wait(5)
-        self.tmux("kill-server")
-        # tmux leaves its socket file behind: remove ours (only ours, by its exact name).
-        tmpdir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
-        (tmpdir / self.socket).unlink(missing_ok=True)
-
-
-def make_rig(tmp: Path, server: ServerProcess) -> Rig:
-    home = tmp / "home"
-    home.mkdir(parents=True)
-    (home / "studio.toml").write_text(
-        f"heartbeat_s = {HEARTBEAT_S}\nwake_cooldown_s = {WAKE_COOLDOWN_S}\n"
-    )
-    socket = f"studio-bench-{os.getpid()}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")},
-        "STUDIO_NATS_URL": server.spec.url,
-        "STUDIO_TEAM": TEAM,
-        "STUDIO_NODE": NODE,
-        "STUDIO_HOME": str(home),
-        "STUDIO_TMUX_SOCKET": socket,
-    }
-    (tmp / "agent.py").write_text(TINY_AGENT)
-    return Rig(tmp, server, socket, home, env, tmp / "daemon.log")
-
-
-async def wait_ready(rig: Rig, within: float = 30.0) -> float:
-    """Seconds until the daemon answers a control request."""
-    started = time.monotonic()
-    while time.monotonic() - started < within:
-        if rig.daemon is not None and rig.daemon.poll() is not None:
-            raise RuntimeError(f"daemon exited:\n{rig.daemon_log_tail()}")
-        try:
-            await control.list_managed(rig.broker, NODE)
-            return time.monotonic() - started
-        except StudioError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"daemon not ready after {within:.0f}s:\n{rig.daemon_log_tail()}")
-
-
-async def spawn_tiny(rig: Rig, name: str) -> float:
-    """Spawn one tiny agent; returns the spawn request's latency in ms."""
-    lines = rig.tmp / f"{name}.lines"
-    command = f"{shlex.quote(sys.executable)} -S {shlex.quote(str(rig.tmp / 'agent.py'))} " + (
-        shlex.quote(str(lines))
-    )
-    start = time.perf_counter()
-    reply = await control.spawn(
-        rig.broker, NODE, SpawnRequest(name=name, kind="other", command=command, cwd=str(rig.tmp))
-    )
-    took = (time.perf_counter() - start) * 1000
-    rig.panes[name] = reply.tmux_target.rsplit(":", 1)[-1]
-    return took
-
-
-async def agent_state(rig: Rig, name: str) -> str:
-    return (await control.peek(rig.broker, NODE, PeekRequest(agent=name, lines=1))).state
-
-
-async def wait_states(rig: Rig, names: list[str], states: set[str], within: float = 20) -> None:
-    deadline = time.monotonic() + within
-    pending = list(names)
-    while pending:
-        listed = {a.id: a.state for a in (await control.list_managed(rig.broker, NODE)).agents}
-        pending = [n for n in pending if listed.get(f"{NODE}.{n}") not in states]
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"agents {pending} never reached {states}: {listed}")
-        await asyncio.sleep(0.05)
-
-
-async def drain(broker: Broker, agent: AgentId) -> int:
-    """Read and ack everything unread, as the agent itself would; wait until the cursor shows
-    it (an ack is a plain publish, so the count can lag it a little)."""
-    taken = 0
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if await messages.unread_count(broker, agent) == 0:
-            return taken
-        got = await messages.fetch(broker, agent, limit=100)
-        await messages.ack(got)
-        taken += len(got)
-        if not got:
-            await asyncio.sleep(0.01)
-    raise RuntimeError(f"could not drain {agent}'s inbox")
 
 
 # ---------------------------------------------------------------- wake latency
@@ -710,18 +485,9 @@ def table(r: dict) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small run (smoke test)")
-    parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--log-level", default="warning", help="structlog level (stderr)")
+    parser = harness.parser(__doc__)
     parser.add_argument("--daemon-log", type=Path, help="keep a copy of the daemon's log here")
     return parser.parse_args(argv)
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM (a test timeout, `kill`) unwinds like Ctrl-C, so everything gets stopped."""
-    raise KeyboardInterrupt
 
 
 def run(plan: Plan, daemon_log: Path | None = None) -> dict:
@@ -729,7 +495,6 @@ def run(plan: Plan, daemon_log: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="studio-node-bench-") as tmp:
         server = single_node(Path(tmp) / "server")
         rig = make_rig(Path(tmp), server)
-        previous = signal.signal(signal.SIGTERM, _terminate)
         started = time.monotonic()
         try:
             server.start()
@@ -746,7 +511,6 @@ def run(plan: Plan, daemon_log: Path | None = None) -> dict:
                     shutil.copyfile(rig.daemon_log, daemon_log)
             finally:
                 server.stop()
-                signal.signal(signal.SIGTERM, previous)
         result["quick"] = plan is QUICK
         result["elapsed_s"] = round(time.monotonic() - started, 1)
         return result
@@ -756,14 +520,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(level=args.log_level)
     try:
-        result = run(QUICK if args.quick else Plan(), args.daemon_log)
+        with harness.sigterm_unwinds():
+            result = run(QUICK if args.quick else Plan(), args.daemon_log)
     except KeyboardInterrupt:
         log.warning("bench_interrupted")
         return 130
-    if not args.json_only:
-        print(table(result))
-    print(json.dumps(result))
-    return 1 if args.strict and not result["all_targets_met"] else 0
+    return harness.finish(result, table, args)
 
 
 if __name__ == "__main__":
