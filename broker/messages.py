@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
-from nats.js import api
 from nats.js.errors import APIError
 from pydantic import ValidationError
 
@@ -194,12 +193,6 @@ async def _cursor(broker: Broker, agent: AgentId) -> dict:
     return state
 
 
-async def _consumer_info(broker: Broker, agent: AgentId) -> api.ConsumerInfo:
-    return await broker.js.consumer_info(
-        broker.names.inbox_stream(agent.node), agents.inbox_consumer(agent)
-    )
-
-
 async def history(broker: Broker, agent: AgentId, limit: int = 20) -> list[Message]:
     """The agent's last `limit` messages, read or not, oldest first (reading does not
     remove anything: the inbox stream keeps messages for its retention period)."""
@@ -224,13 +217,23 @@ async def _scan_inbox(broker: Broker, agent: AgentId) -> AsyncIterator[Message]:
             yield Message.model_validate_json(msg.data)
 
 
-async def peek_unread(broker: Broker, agent: AgentId, limit: int = 20) -> list[Message]:
+@dataclass
+class Unread:
+    """How many messages are unread, and (up to a limit) which, without taking any."""
+
+    count: int
+    messages: list[Message]
+
+
+async def peek_unread(broker: Broker, agent: AgentId, limit: int = 20) -> Unread:
     """Unread messages without taking them: for notices ("2 new from X") that must not count
-    as handing the message over. Reads past the cursor's ack floor with a throwaway consumer."""
-    info = await _consumer_info(broker, agent)
-    if info.num_pending + info.num_ack_pending == 0:
-        return []
-    start = (info.ack_floor.stream_seq or 0) + 1
+    as handing the message over. Reads past the cursor's ack floor with a throwaway consumer;
+    the count comes from the same cursor read, so callers need no second one."""
+    state = await _cursor(broker, agent)
+    count = state.get("num_pending", 0) + state.get("num_ack_pending", 0)
+    if count == 0:
+        return Unread(0, [])
+    start = state.get("ack_floor", {}).get("stream_seq", 0) + 1
     found: list[Message] = []
     reader = snapshot(
         broker,
@@ -242,4 +245,4 @@ async def peek_unread(broker: Broker, agent: AgentId, limit: int = 20) -> list[M
     async for msg in reader:
         with contextlib.suppress(ValidationError):
             found.append(Message.model_validate_json(msg.data))
-    return found
+    return Unread(count, found)

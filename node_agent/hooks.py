@@ -40,13 +40,10 @@ def _mail_line(new: list[Message], unread: int) -> str:
 
 async def _new_mail(node: Node, agent: LocalAgent) -> tuple[list[Message], int]:
     """Unread messages not yet announced to this agent (each is announced once)."""
-    unread = await messages.unread_count(node.broker, agent.id)
-    if unread == 0:
-        return [], 0
-    pending = await messages.peek_unread(node.broker, agent.id, limit=20)
-    new = [m for m in pending if m.id not in agent.announced]
+    unread = await messages.peek_unread(node.broker, agent.id, limit=20)
+    new = [m for m in unread.messages if m.id not in agent.announced]
     agent.announced.update(m.id for m in new)
-    return new, unread
+    return new, unread.count
 
 
 async def handle(node: Node, event: str, agent_id: str, payload: dict) -> dict[str, Any]:
@@ -79,14 +76,13 @@ async def handle(node: Node, event: str, agent_id: str, payload: dict) -> dict[s
 async def _on_stop(node: Node, agent: LocalAgent, payload: dict) -> dict | None:
     """Block the turn from ending while unread mail waits (once: respect stop_hook_active)."""
     if not payload.get("stop_hook_active"):
-        unread = await messages.unread_count(node.broker, agent.id)
-        if unread:
-            pending = await messages.peek_unread(node.broker, agent.id, limit=5)
-            agent.announced.update(m.id for m in pending)
-            preview = "\n".join(f"- {m.sender}: {m.body[:200]}" for m in pending)
+        unread = await messages.peek_unread(node.broker, agent.id, limit=5)
+        if unread.count:
+            agent.announced.update(m.id for m in unread.messages)
+            preview = "\n".join(f"- {m.sender}: {m.body[:200]}" for m in unread.messages)
             return {
                 "decision": "block",
-                "reason": f"[studio] You have {unread} unread message(s) before you stop:\n"
+                "reason": f"[studio] You have {unread.count} unread message(s) before you stop:\n"
                 f"{preview}\nCall check_inbox to read them, act on them, then finish.",
             }
     agent.set_state(AgentState.idle, "hook")

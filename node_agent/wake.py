@@ -52,20 +52,19 @@ async def wake_if_idle(
         if may_type_into(agent, now, 0.0):
             _retry_after_cooldown(node, agent, agent.last_wake + cooldown - now)
         return False
-    count = await messages.unread_count(node.broker, agent.id)
-    settle_until = time.monotonic() + settle_s
-    while count == 0 and time.monotonic() < settle_until:
-        await asyncio.sleep(0.02)
-        count = await messages.unread_count(node.broker, agent.id)
-    if count == 0:
-        return False
     unread = await messages.peek_unread(node.broker, agent.id, limit=10)
+    settle_until = time.monotonic() + settle_s
+    while unread.count == 0 and time.monotonic() < settle_until:
+        await asyncio.sleep(0.02)
+        unread = await messages.peek_unread(node.broker, agent.id, limit=10)
+    if unread.count == 0:
+        return False
     if not may_type_into(agent, time.monotonic(), cooldown):
         return False  # it started a turn while we looked
     agent.last_wake = time.monotonic()
-    text = pointer_text(agent.kind, unread, count)
+    text = pointer_text(agent.kind, unread.messages, unread.count)
     await asyncio.to_thread(tmux.paste, node.tmux, agent.pane_id, text)
-    log.info("agent_woken", agent=str(agent.id), unread=count)
+    log.info("agent_woken", agent=str(agent.id), unread=unread.count)
     asyncio.get_running_loop().create_task(_verify(node, agent, agent.last_wake))
     return True
 

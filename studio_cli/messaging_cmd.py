@@ -122,8 +122,8 @@ async def inbox_command(args: argparse.Namespace) -> int:
         if args.new:
             return await _print_new(broker, owner, args.limit, args.json)
         found = await messages.history(broker, owner, limit=args.limit)
-        unread_ids = {m.id for m in await messages.peek_unread(broker, owner, limit=100)}
-        unread = await messages.unread_count(broker, owner)
+        pending = await messages.peek_unread(broker, owner, limit=100)
+        unread_ids, unread = {m.id for m in pending.messages}, pending.count
     if args.json:
         for m in found:
             print(json.dumps({**m.model_dump(mode="json"), "unread": m.id in unread_ids}))

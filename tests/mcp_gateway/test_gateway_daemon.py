@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -16,8 +15,6 @@ from rawstdio import STUDIO
 
 from broker import control
 from broker.errors import StudioError
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 
 @pytest.fixture

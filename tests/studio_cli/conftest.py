@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,10 +16,8 @@ from pathlib import Path
 import pytest
 
 from studio_cli.procs import alive, descendants, terminate
+from tests.node_agent.conftest import STUDIO
 
-ROOT = Path(__file__).resolve().parents[2]
-STUDIO = str(Path(sys.executable).parent / "studio")
-SCRIPTED = ROOT / "tests" / "node_agent" / "scripted_agent.py"
 _sockets = itertools.count(1)
 
 
@@ -109,9 +106,3 @@ def wait_for(predicate: Callable[[], object], within: float = 15, what: str = ""
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what or predicate}")
-
-
-def read_log(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from studio_cli.procs import alive
-from tests.studio_cli.conftest import SCRIPTED, STUDIO, Cli, read_log, wait_for
+from tests.node_agent.conftest import SCRIPTED, STUDIO, read_log
+from tests.studio_cli.conftest import Cli, wait_for
 
 
 def kick(cli: Cli, agent: str, line: str) -> None:
