@@ -38,7 +38,7 @@ _PERMISSION_RE = re.compile(r"permissions violation for (\w+) to \"?([^\"']+)", 
 class Broker:
     settings: Settings
     names: Names
-    nc: NATS
+    nc: GuardedClient
     js: JetStreamContext
     replicas: int = 1
     buckets: dict[str, KeyValue] = field(default_factory=dict)
@@ -48,24 +48,10 @@ class Broker:
     pullers: dict[str, Any] = field(default_factory=dict)
     # Nodes whose inbox stream is known to exist.
     provisioned_nodes: set[str] = field(default_factory=set)
-    # (monotonic time, operation, subject) of recent permission violations reported by the
-    # server: a denied publish only shows up as a timeout, this turns it into a clear error.
-    denials: deque = field(default_factory=lambda: deque(maxlen=64))
 
     @property
     def team(self) -> str:
         return self.names.team
-
-    def recent_denial(self, subject: str, since: float) -> str | None:
-        for at, operation, denied in reversed(self.denials):
-            if at >= since and _overlaps(denied, subject):
-                return operation
-        return None
-
-    def raise_if_denied(self, subject: str, since: float) -> None:
-        operation = self.recent_denial(subject, since)
-        if operation:
-            raise PermissionDenied(denial_message(operation, subject, self.settings))
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -95,7 +81,7 @@ class GuardedClient(NATS):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.studio_settings = settings
-        # (monotonic time, operation, subject), shared with Broker.denials.
+        # (monotonic time, operation, subject) of the violations the server reported.
         self.denials: deque = deque(maxlen=64)
         self._denied = asyncio.Event()
 
@@ -172,10 +158,10 @@ async def checked_subscribe(broker: Broker, subject: str, **kwargs: Any) -> Subs
     # in flight can take the first PONG: the second flush's PONG is certainly ours.
     for _ in range(2):
         await broker.nc.flush(timeout=broker.settings.request_timeout_s)
-    operation = broker.recent_denial(subject, since)
-    if operation:
+    denied = broker.nc.denied_since(since, subject)
+    if denied:
         await sub.unsubscribe()
-        raise PermissionDenied(denial_message(operation, subject, broker.settings))
+        raise PermissionDenied(denial_message(denied[0], subject, broker.settings))
     return sub
 
 
@@ -298,7 +284,6 @@ async def connect(settings: Settings, *, name: str = "studio", provision: bool =
         ) from None
     js = nc.jetstream(timeout=settings.request_timeout_s)
     broker = Broker(settings=settings, names=Names(settings.team), nc=nc, js=js)
-    broker.denials = nc.denials
     broker.replicas = settings.replicas or await detect_replicas(broker)
     if provision:
         await ensure_team(broker)

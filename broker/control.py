@@ -10,7 +10,6 @@ A node with no daemon must fail fast: NATS answers a request nobody listens to w
 
 from __future__ import annotations
 
-import time
 from enum import StrEnum
 from typing import cast
 
@@ -172,7 +171,6 @@ async def request(
         raise TypeError(f"{verb.value} takes a {REQUESTS[verb].__name__}")
     subject = broker.names.control_subject(node, verb.value)
     wait = timeout_s if timeout_s is not None else broker.settings.request_timeout_s
-    started = time.monotonic()
     try:
         msg = await broker.nc.request(subject, payload.model_dump_json().encode(), timeout=wait)
     except nats.errors.NoRespondersError:
@@ -182,7 +180,6 @@ async def request(
             f"or check the node name with list_agents"
         ) from None
     except (TimeoutError, nats.errors.TimeoutError):
-        broker.raise_if_denied(subject, started)
         raise NodeUnavailable(
             f"the daemon of node {node!r} did not answer {verb.value} within {wait:.0f}s; "
             "it may be overloaded or stuck (`studio doctor` on that machine checks)"

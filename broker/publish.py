@@ -62,7 +62,6 @@ async def publish(
     deadline = started + broker.settings.publish_retry_s
     delay = 0.05
     while True:
-        attempt = time.monotonic()
         try:
             return await broker.js.publish(subject, payload, headers=hdrs or None, msg_ttl=msg_ttl)
         except APIError as exc:
@@ -71,11 +70,9 @@ async def publish(
             if not retryable(exc) or time.monotonic() > deadline:
                 raise BrokerUnavailable(f"publish to {subject} failed: {exc}") from None
         except Exception as exc:
+            # A denied publish is not retryable: the client raises PermissionDenied at once.
             if not retryable(exc):
                 raise
-            # A denied publish gets no reply: the server reports it asynchronously.
-            await asyncio.sleep(0.01)
-            broker.raise_if_denied(subject, attempt)
             if time.monotonic() > deadline:
                 raise BrokerUnavailable(
                     f"publish to {subject} not acknowledged after "
