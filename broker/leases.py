@@ -87,8 +87,9 @@ def _validate(paths: list[str], ttl_s: float) -> list[str]:
 
 async def _write_holder(
     broker: Broker, path: str, holder: LeaseHolder | None, agent: AgentId
-) -> None:
-    """Replace this agent's holding of `path` (None removes it), by CAS."""
+) -> Lease:
+    """Replace this agent's holding of `path` (None removes it), by CAS. Returns the lease
+    as written (no holders: removed)."""
     kv = await bucket(broker, broker.names.leases_bucket)
     key = encode_path(path)
     while True:
@@ -101,7 +102,7 @@ async def _write_holder(
             if not lease.holders:
                 if entry:
                     await kv_delete(broker, broker.names.leases_bucket, key, last=entry.revision)
-                return
+                return lease
             longest = max(h.expires_at for h in lease.holders) - utcnow()
             await kv_write(
                 broker,
@@ -111,7 +112,7 @@ async def _write_holder(
                 last=revision,
                 msg_ttl=max(1.0, longest.total_seconds()),
             )
-            return
+            return lease
         except CasConflict:
             continue
 
@@ -146,12 +147,13 @@ async def acquire(
         await _write_holder(broker, path, holder, agent)
     # Two acquirers can pass the check at once on overlapping (not identical) paths: re-check
     # after writing, and back out if someone else got there too.
-    late = conflicts_for(await list_leases(broker), agent, wanted, exclusive)
+    current = await list_leases(broker)
+    late = conflicts_for(current, agent, wanted, exclusive)
     if late:
         for path in wanted:
             await _write_holder(broker, path, None, agent)
         raise LeaseConflict(late)
-    return [lease for lease in await list_leases(broker) if lease.path in wanted]
+    return [lease for lease in current if lease.path in wanted]
 
 
 async def renew(
@@ -169,11 +171,12 @@ async def renew(
     if missing:
         raise InvalidInput(f"you hold no lease on {', '.join(missing)}; use lock_files first")
     expires = utcnow() + timedelta(seconds=ttl_s)
-    for path in wanted:
+    return [
         await _write_holder(
             broker, path, held[path].model_copy(update={"expires_at": expires}), agent
         )
-    return [lease for lease in await list_leases(broker) if lease.path in wanted]
+        for path in wanted
+    ]
 
 
 async def release(broker: Broker, agent: AgentId, paths: list[str] | None = None) -> list[str]:
