@@ -22,7 +22,7 @@ What is measured:
   program's `readline` returned (the daemon presses Enter 150 ms after the paste), from the
   program's own log; both use CLOCK_MONOTONIC, shared by every process on the machine.
 - hook: process start → exit of `studio hook PostToolUse` (the console script) and of the form
-  injected at spawn (`launch.hook_command`, i.e. `python -S node_agent/hook_client.py`), with
+  injected at spawn (`hook_command`, i.e. `python -S node_agent/hook_client.py`), with
   STUDIO_AGENT_ID naming a live agent of the daemon, so each call round-trips over its unix
   socket; next to `python -S -c pass` (the interpreter floor) and `python -c pass`, in
   interleaved rounds of the same run. Timed with no unread mail (the common case) and with
@@ -77,7 +77,7 @@ from broker.logs import configure_logging
 from broker.names import AgentId
 from broker.server import single_node
 from broker.settings import load_settings
-from node_agent import launch
+from node_agent.clis.session import hook_command
 
 log = structlog.get_logger("node_bench")
 
@@ -219,7 +219,7 @@ def time_process(argv: list[str], env: dict[str, str]) -> tuple[float, str, int]
 
 def hook_variants() -> dict[str, list[str]]:
     return {
-        "hook_fast": shlex.split(launch.hook_command(HOOK_EVENT)),
+        "hook_fast": shlex.split(hook_command(HOOK_EVENT)),
         "hook_cli": [STUDIO, "hook", HOOK_EVENT],
         "python_floor": [sys.executable, "-S", "-c", "pass"],
         "python_site_floor": [sys.executable, "-c", "pass"],
@@ -265,7 +265,7 @@ async def hook_phase(rig: Rig, plan: Plan) -> dict:
         "unread": unread,
         "state_after": state_after,
         "checks": checks,
-        "fast_command": launch.hook_command(HOOK_EVENT),
+        "fast_command": hook_command(HOOK_EVENT),
     }
 
 

@@ -10,11 +10,12 @@ A node with no daemon must fail fast: NATS answers a request nobody listens to w
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import cast
 
 import nats.errors
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from broker.connection import Broker
 from broker.errors import StudioError
@@ -23,6 +24,11 @@ from broker.names import validate_name
 
 MAX_PEEK_LINES = 500
 MAX_PROMPT_CHARS = 32 * 1024
+MAX_ENV_CHARS = 128 * 1024
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Never handed on to an agent's window: they describe the starting process's own shell and
+# tmux client, not the agent's.
+NOT_INHERITED = frozenset({"TMUX", "TMUX_PANE", "PWD", "OLDPWD", "SHLVL", "_"})
 # Spawning starts a program in a new tmux window; give it longer than a plain request.
 SPAWN_TIMEOUT_S = 20.0
 
@@ -66,6 +72,19 @@ class SpawnRequest(ControlRequest):
     prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     worktree: bool = False
     role: str = ""
+    # Variables for the agent's window, over those of the node's daemon and its config
+    # (`agent_env`): API keys and base URLs the CLI itself reads.
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not ENV_NAME.fullmatch(name) or "\0" in text:
+                raise ValueError(f"bad environment variable {name!r}: use NAME=VALUE")
+        if sum(len(k) + len(v) for k, v in value.items()) > MAX_ENV_CHARS:
+            raise ValueError(f"environment larger than {MAX_ENV_CHARS} characters")
+        return value
 
 
 class SpawnReply(ControlReply):

@@ -130,6 +130,8 @@ class AgentInfo(BaseModel):
     id: str
     node: str
     state: AgentState = AgentState.starting
+    # Why it is in that state when that is not self-evident (a failed turn, a backoff).
+    state_detail: str = ""
     kind: AgentKind = AgentKind.other
     role: str = ""
     summary: str = ""

@@ -71,6 +71,9 @@ class Settings(BaseModel):
     # An agent of another node whose presence has been gone this long (its node crashed or
     # was cut off) gets its claimed tasks returned to open by any live daemon.
     orphan_grace_s: float = 120.0
+    # Variables every agent window gets on this node, over the daemon's own environment
+    # (e.g. ANTHROPIC_BASE_URL, OPENAI_API_KEY); `studio spawn --env` adds per agent.
+    agent_env: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("nats_url", mode="before")
     @classmethod

@@ -64,6 +64,8 @@ class Gateway:
     identity_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Pushes inbox messages as Claude Code channel notifications, when enabled.
     channel: ChannelPusher | None = None
+    # The node daemon has been told this session's tools are listed (see node_link).
+    told_daemon: bool = False
     _attempt: asyncio.Future[Broker] | None = None
     # bare name → (agent id, monotonic expiry)
     _names: dict[str, tuple[AgentId, float]] = field(default_factory=dict)

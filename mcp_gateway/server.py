@@ -17,6 +17,7 @@ from broker import agents
 from broker.connection import Broker
 from broker.settings import Settings
 from mcp_gateway import channels as channel_push
+from mcp_gateway import node_link
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.replies import tidy_errors
 from mcp_gateway.tools import MODULES
@@ -60,6 +61,7 @@ def build_server(
     for module in MODULES:
         module.register_tools(server)
     server.middleware.append(tidy_errors)
+    server.middleware.append(node_link.announce_ready)
     if channels:
         server.middleware.append(channel_push.attach_middleware)
     return server

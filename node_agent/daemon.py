@@ -21,15 +21,18 @@ from nats.aio.msg import Msg
 
 from broker import events, messages, presence, tasks
 from broker.connection import checked_subscribe, connect
-from broker.models import AgentKind, AgentState
+from broker.models import AgentKind, AgentState, Message
 from broker.names import AgentId
 from broker.settings import Settings
-from node_agent import awareness, control, hooks, launch, lifecycle, screen, tmux, wake
-from node_agent.state import LocalAgent, Node
+from node_agent import awareness, clis, control, hooks, launch, lifecycle, screen, tmux, wake
+from node_agent.state import LocalAgent, Node, Source
 
 log = structlog.get_logger(__name__)
 
 MONITOR_S = 0.25
+# How long the screen must show an idle input line before a hook-reported turn is taken as
+# ended without its end signal.
+QUIET_S = 5.0
 MAIL_SWEEP_S = 5.0
 
 
@@ -68,13 +71,18 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
 async def _on_mail(node: Node, msg: Msg) -> None:
     tokens = msg.subject.split(".")
     agent = node.agents.get(f"{tokens[3]}.{tokens[4]}") if len(tokens) >= 5 else None
-    if agent is not None and agent.state == AgentState.idle:
-        asyncio.get_running_loop().create_task(_wake_quietly(node, agent, settle_s=1.0))
-
-
-async def _wake_quietly(node: Node, agent: LocalAgent, settle_s: float = 0.0) -> None:
+    if agent is None or agent.state != AgentState.idle:
+        return
     try:
-        await wake.wake_if_idle(node, agent, settle_s=settle_s)
+        arrived = Message.model_validate_json(msg.data)
+    except ValueError:
+        arrived = None  # not ours to judge here; the durable cursor still counts it
+    asyncio.get_running_loop().create_task(_wake_quietly(node, agent, arrived))
+
+
+async def _wake_quietly(node: Node, agent: LocalAgent, arrived: Message | None = None) -> None:
+    try:
+        await wake.wake_if_idle(node, agent, arrived=arrived)
     except Exception as exc:
         log.warning("wake_failed", agent=str(agent.id), error=str(exc))
 
@@ -98,7 +106,7 @@ async def monitor_once(node: Node) -> None:
         pane = panes.get(agent_id)
         if pane is None or pane.dead:
             await lifecycle.bury(node, agent, reason="pane exited" if pane else "window closed")
-        elif agent.kind == AgentKind.shell or not agent.hook_state_fresh:
+        else:
             watched.append((agent, pane))
     screens = await asyncio.to_thread(
         tmux.capture_many,
@@ -106,11 +114,39 @@ async def monitor_once(node: Node) -> None:
         [a.pane_id for a, _ in watched if a.kind != AgentKind.shell],
     )
     for agent, pane in watched:
-        state = screen.classify(agent.kind, screens.get(agent.pane_id, ""), pane.command)
-        if state is not None and agent.set_state(state, "screen"):
-            log.info("agent_state", agent=str(agent.id), state=state.value, source="screen")
-            if state == AgentState.idle:
+        if agent.kind == AgentKind.shell:
+            seen = screen.shell_state(pane.command)
+        else:
+            seen = clis.read_screen(agent.kind, screens.get(agent.pane_id, "")).state
+        if seen is not None and judge(agent, seen):
+            log.info("agent_state", agent=str(agent.id), state=agent.state.value, source="screen")
+            if agent.state == AgentState.idle:
                 await _wake_quietly(node, agent)
+
+
+def judge(agent: LocalAgent, seen: AgentState) -> bool:
+    """Fold what the screen shows into the agent's state; True when that changed it.
+
+    The CLI's own signals (hooks, plugin) win, with two exceptions the screen sees first: a
+    permission dialog (its notification comes seconds later, or never), and a turn that ended
+    with no end signal (an API error, Esc, a crash), seen as the idle input line for QUIET_S.
+    """
+    if agent.source != Source.hook or seen == AgentState.waiting_input:
+        if seen == agent.state:
+            return False
+        return agent.set_state(seen, Source.screen)
+    if agent.state == AgentState.waiting_input and seen != AgentState.waiting_input:
+        return agent.set_state(seen, Source.screen)  # the dialog was answered
+    if agent.state == AgentState.busy and seen == AgentState.idle:
+        now = time.monotonic()
+        agent.quiet_since = agent.quiet_since or now
+        if now - agent.quiet_since >= QUIET_S:
+            agent.set_state(AgentState.idle, Source.screen)
+            agent.wake_failed("its last turn ended without finishing (interrupted or failed)")
+            return True
+    else:
+        agent.quiet_since = None
+    return False
 
 
 async def mail_sweep(node: Node) -> None:

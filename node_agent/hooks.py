@@ -17,8 +17,10 @@ import structlog
 
 from broker import leases, messages, presence
 from broker.models import AgentState, Message
+from broker.names import is_full_id
+from node_agent import wake
 from node_agent.hook_client import socket_path
-from node_agent.state import LocalAgent, Node
+from node_agent.state import LocalAgent, Node, Source
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +32,7 @@ def _context(event: str, text: str) -> dict:
 
 
 def _mail_line(new: list[Message], unread: int) -> str:
-    senders = sorted({m.sender for m in new})
+    senders = sorted({m.sender for m in new if is_full_id(m.sender)})
     subjects = "; ".join(f"{m.sender}: {m.subject or m.body[:60]}" for m in new[:3])
     return (
         f"[studio] {len(new)} new message(s) from {', '.join(senders)} ({unread} unread in all): "
@@ -46,47 +48,92 @@ async def _new_mail(node: Node, agent: LocalAgent) -> tuple[list[Message], int]:
     return new, unread.count
 
 
+TURN_START = frozenset({"UserPromptSubmit", "PostToolUse", "PreToolUse"})
+TURN_END = frozenset({"Stop", "codex-notify"})
+# A turn that ended without completing: Claude Code's StopFailure (API error), the OpenCode
+# plugin's session.error.
+TURN_FAILED = frozenset({"StopFailure", "turn-failed"})
+PERMISSION = frozenset({"PermissionRequest", "permission"})
+
+
 async def handle(node: Node, event: str, agent_id: str, payload: dict) -> dict[str, Any]:
     """Returns {"stdout": text, "exit": code} for the hook client to print."""
     agent = node.agents.get(agent_id)
     if agent is None:
         return {}
     output: dict | None = None
-    if event == "UserPromptSubmit" or event == "PostToolUse":
-        agent.set_state(AgentState.busy, "hook")
-        new, unread = await _new_mail(node, agent)
-        if new:
-            output = _context(event, _mail_line(new, unread))
-    elif event in ("Stop", "codex-notify"):
-        output = await _on_stop(node, agent, payload)
+    if event == "mcp-ready":
+        agent.mcp_ready = True
+        log.info("agent_mcp_ready", agent=agent_id)
+        if agent.state == AgentState.idle:
+            asyncio.get_running_loop().create_task(_wake_soon(node, agent))
+    elif event in TURN_START:
+        agent.set_state(AgentState.busy, Source.hook)
+        if event == "PreToolUse":
+            output = await _before_edit(node, agent, payload)
+        else:
+            new, unread = await _new_mail(node, agent)
+            if new:
+                output = _context(event, _mail_line(new, unread))
+    elif event in TURN_END:
+        output = await _on_stop(node, agent, event, payload)
+    elif event in TURN_FAILED:
+        agent.set_state(AgentState.idle, Source.hook)
+        delay = agent.wake_failed(f"its last turn failed ({_failure(payload)})")
+        log.warning("agent_turn_failed", agent=agent_id, backoff_s=delay)
+    elif event in PERMISSION:
+        agent.set_state(AgentState.waiting_input, Source.hook, "waiting for a permission answer")
     elif event == "Notification":
         kind = payload.get("notification_type") or ""
         message = str(payload.get("message", "")).lower()
         if kind == "permission_prompt" or "permission" in message:
-            agent.set_state(AgentState.waiting_input, "hook")
+            agent.set_state(
+                AgentState.waiting_input, Source.hook, "waiting for a permission answer"
+            )
         elif kind == "idle_prompt" or "waiting for your input" in message:
-            agent.set_state(AgentState.idle, "hook")
+            agent.set_state(AgentState.idle, Source.hook)
     elif event == "SessionStart":
-        agent.set_state(AgentState.idle, "hook")
-    elif event == "PreToolUse":
-        output = await _before_edit(node, agent, payload)
+        agent.set_state(AgentState.idle, Source.hook)
     return {"stdout": json.dumps(output) + "\n" if output else "", "exit": 0}
 
 
-async def _on_stop(node: Node, agent: LocalAgent, payload: dict) -> dict | None:
-    """Block the turn from ending while unread mail waits (once: respect stop_hook_active)."""
-    if not payload.get("stop_hook_active"):
+def _failure(payload: dict) -> str:
+    for key in ("error", "reason", "message"):
+        value = payload.get(key)
+        if isinstance(value, str) and value:
+            return value[:120]
+        if isinstance(value, dict) and value.get("message"):
+            return str(value["message"])[:120]
+    return "API error"
+
+
+async def _wake_soon(node: Node, agent: LocalAgent) -> None:
+    try:
+        await wake.wake_if_idle(node, agent)
+    except Exception as exc:
+        log.warning("wake_failed", agent=str(agent.id), error=str(exc))
+
+
+async def _on_stop(node: Node, agent: LocalAgent, event: str, payload: dict) -> dict | None:
+    """Keep the turn going while unread mail waits (once: respect stop_hook_active). Codex's
+    notify cannot continue a turn, so it only marks the turn's end."""
+    agent.turn_completed()
+    if event == "Stop" and not payload.get("stop_hook_active"):
         unread = await messages.peek_unread(node.broker, agent.id, limit=5)
         if unread.count:
             agent.announced.update(m.id for m in unread.messages)
-            preview = "\n".join(f"- {m.sender}: {m.body[:200]}" for m in unread.messages)
-            return {
-                "decision": "block",
-                "reason": f"[studio] You have {unread.count} unread message(s) before you stop:\n"
-                f"{preview}\nCall check_inbox to read them, act on them, then finish.",
-            }
-    agent.set_state(AgentState.idle, "hook")
+            return {"decision": "block", "reason": _stop_reason(unread.count, unread.messages)}
+        agent.inbox_read()
+    agent.set_state(AgentState.idle, Source.hook)
     return None
+
+
+def _stop_reason(count: int, unread: list[Message]) -> str:
+    preview = "\n".join(f"- {m.sender}: {m.subject or m.body[:120]}" for m in unread)
+    return (
+        f"[studio] You have {count} unread message(s):\n{preview}\n"
+        "Call check_inbox to read them and act on them before you finish."
+    )
 
 
 def _edit_paths(payload: dict, cwd: str) -> list[str]:

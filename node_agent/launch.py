@@ -1,22 +1,24 @@
-"""How each kind of agent is started: its command line, and the MCP config and hooks injected
-at launch so every session can reach the studio and tell the daemon when its turns start
-and end."""
+"""How an agent's window is started: its environment and command line. Each agent CLI's own
+configuration (MCP server, hooks or plugin, permissions) is in `node_agent.clis`."""
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from broker.models import AgentKind
+from broker.control import NOT_INHERITED, SpawnRequest
 from broker.names import AgentId
 from broker.settings import Settings
+from node_agent import clis
 
-HOOK_EVENTS = ["UserPromptSubmit", "PostToolUse", "Stop", "Notification", "SessionStart"]
-EDIT_TOOLS = "Edit|Write|MultiEdit|NotebookEdit"
+
+@dataclass(frozen=True)
+class Launch:
+    command: str
+    env: dict[str, str]
 
 
 def studio_executable() -> str:
@@ -24,7 +26,10 @@ def studio_executable() -> str:
     return str(beside) if beside.exists() else shutil.which("studio") or "studio"
 
 
-def agent_environment(settings: Settings, agent: AgentId) -> dict[str, str]:
+def studio_env(settings: Settings, agent: AgentId) -> dict[str, str]:
+    """What an agent's gateway and hooks need to reach this node's broker and daemon. These
+    go into the CLI's MCP configuration too, so they never include a secret's value (the
+    credentials are a path to a 0600 file)."""
     env = {
         "STUDIO_AGENT_ID": str(agent),
         "STUDIO_TEAM": settings.team,
@@ -43,49 +48,30 @@ def agent_environment(settings: Settings, agent: AgentId) -> dict[str, str]:
     return env
 
 
-def hook_command(event: str) -> str:
-    """Same as `studio hook EVENT`, minus the interpreter's site-packages scan."""
-    client = Path(__file__).with_name("hook_client.py")
-    return f"{shlex.quote(sys.executable)} -S {shlex.quote(str(client))} {event}"
-
-
-def claude_files(directory: Path, env: dict[str, str]) -> tuple[Path, Path]:
-    """`--mcp-config` and `--settings` files for one Claude Code session."""
-    directory.mkdir(parents=True, exist_ok=True)
-    studio = studio_executable()
-    mcp = {"mcpServers": {"studio": {"command": studio, "args": ["mcp"], "env": env}}}
-    hooks: dict[str, list] = {
-        event: [{"hooks": [{"type": "command", "command": hook_command(event), "timeout": 5}]}]
-        for event in HOOK_EVENTS
+def window_env(settings: Settings, agent: AgentId, request: SpawnRequest) -> dict[str, str]:
+    """The daemon's environment (that of whoever ran `studio up`), then the node's
+    `agent_env`, then the request's own, then studio's. Passed to tmux explicitly, because a
+    tmux server that was already running would otherwise give the window its own."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in NOT_INHERITED and not name.startswith("STUDIO_")
     }
-    hooks["PreToolUse"] = [
-        {
-            "matcher": EDIT_TOOLS,
-            "hooks": [{"type": "command", "command": hook_command("PreToolUse"), "timeout": 5}],
-        }
-    ]
-    mcp_path, settings_path = directory / "mcp.json", directory / "settings.json"
-    mcp_path.write_text(json.dumps(mcp, indent=2))
-    settings_path.write_text(json.dumps({"hooks": hooks}, indent=2))
-    return mcp_path, settings_path
+    return {**inherited, **settings.agent_env, **request.env, **studio_env(settings, agent)}
 
 
-def command_for(kind: AgentKind, command: str, directory: Path, env: dict[str, str]) -> str:
-    """The shell command a window runs. `command` overrides the kind's default program."""
-    studio = studio_executable()
-    if kind == AgentKind.claude:
-        mcp_path, settings_path = claude_files(directory, env)
-        program = command or "claude"
-        mcp_arg, settings_arg = shlex.quote(str(mcp_path)), shlex.quote(str(settings_path))
-        return f"{program} --mcp-config {mcp_arg} --settings {settings_arg}"
-    if kind == AgentKind.codex:
-        program = command or "codex"
-        overrides = [
-            f"mcp_servers.studio.command={json.dumps(studio)}",
-            'mcp_servers.studio.args=["mcp"]',
-            f"notify={json.dumps([studio, 'hook', 'codex-notify'])}",
-        ]
-        return program + "".join(f" -c {shlex.quote(o)}" for o in overrides)
-    if kind == AgentKind.shell:
-        return command or os.environ.get("SHELL", "/bin/bash")
-    return command or "opencode"
+def prepare(settings: Settings, agent: AgentId, request: SpawnRequest, cwd: str) -> Launch:
+    """Write the CLI's per-session files (0600, in a 0700 directory) and build its command."""
+    directory = settings.home / "agents" / agent.token
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    env = window_env(settings, agent, request)
+    session = clis.Session(
+        directory=directory,
+        cwd=Path(cwd),
+        studio=studio_executable(),
+        studio_env=studio_env(settings, agent),
+        program=request.command,
+    )
+    command, extra = clis.command_for(request.kind, session)
+    return Launch(command, {**env, **extra})

@@ -16,9 +16,9 @@ from broker import agents, events, leases, messages, presence, tasks
 from broker.control import SpawnRequest
 from broker.errors import InvalidInput, StudioError
 from broker.models import AgentInfo, AgentKind, AgentState
-from broker.names import AgentId, validate_name
+from broker.names import AgentId, is_full_id, validate_name
 from node_agent import launch, tmux, wake
-from node_agent.state import LocalAgent, Node
+from node_agent.state import LocalAgent, Node, Source
 
 log = structlog.get_logger(__name__)
 
@@ -83,16 +83,21 @@ async def spawn(node: Node, request: SpawnRequest) -> LocalAgent:
     await agents.register(node.broker, agent_id, kind=request.kind, role=request.role)
     try:
         if request.prompt:
-            sender = AgentId.parse(request.requested_by) if request.requested_by else node.me
+            # Sent as this node (a node may send only as its own agents); who asked is named.
+            asker = f" from {request.requested_by}" if is_full_id(request.requested_by) else ""
             await messages.send(
-                node.broker, sender, str(agent_id), request.prompt, subject="your task"
+                node.broker, node.me, str(agent_id), request.prompt, subject=f"your task{asker}"
             )
-        env = launch.agent_environment(node.settings, agent_id)
-        directory = node.settings.home / "agents" / agent_id.token
-        command = launch.command_for(request.kind, request.command, directory, env)
+        launched = launch.prepare(node.settings, agent_id, request, cwd)
         session = await asyncio.to_thread(tmux.ensure_session, node.tmux, node.session_name)
         pane = await asyncio.to_thread(
-            tmux.spawn_window, session, str(agent_id), request.name, command, cwd, env
+            tmux.spawn_window,
+            session,
+            str(agent_id),
+            request.name,
+            launched.command,
+            cwd,
+            launched.env,
         )
         for tag, value in (
             (KIND_TAG, request.kind.value),
@@ -132,7 +137,8 @@ async def adopt(node: Node, pane: tmux.PaneInfo) -> LocalAgent | None:
     role = await asyncio.to_thread(_window_option, node, pane.window_id, ROLE_TAG)
     kind = AgentKind(kind_text) if kind_text in AgentKind.__members__ else AgentKind.other
     agent = LocalAgent(agent_id, kind, pane.pane_id, pane.window_id, cwd, role)
-    agent.set_state(AgentState.starting, "adopted")
+    agent.set_state(AgentState.starting, Source.adopted)
+    agent.mcp_ready = True  # its session was running before this daemon started
     node.agents[str(agent_id)] = agent
     await agents.register(node.broker, agent_id, kind=kind, role=role)
     log.info("agent_adopted", agent=str(agent_id), pane=pane.pane_id)
@@ -186,6 +192,7 @@ async def heartbeat(
         id=str(agent.id),
         node=node.settings.node,
         state=agent.state,
+        state_detail=agent.detail,
         kind=agent.kind,
         role=agent.role or (current.role if current else ""),
         summary=current.summary if current else "",

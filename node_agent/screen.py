@@ -1,42 +1,49 @@
-"""Screen heuristics: is the agent in this pane idle, busy or waiting on a question?
+"""What an agent CLI's own chrome shows: idle with an empty input line, idle with text typed,
+busy, or a dialog waiting for a person.
 
-Second line of evidence only; hook events (UserPromptSubmit, Stop, Notification) are exact and
-win whenever an agent sends them. These rules look at the bottom of the captured screen, where
-every agent CLI draws its prompt and its "working" indicator.
+Only the CLI's chrome is read (the input box at the bottom, its status line, its dialogs),
+never the conversation above it, so an answer that says "working" or "Do you want to
+proceed" changes nothing. The rules were written against captured screens of the real
+programs, kept in tests/node_agent/screens/.
+
+The screen is the second line of evidence: the CLIs' own signals (hooks, plugin) decide turn
+start and end. The screen decides whether typing is safe right now, and notices the cases
+those signals miss (a dialog before its notification, a turn that died without a Stop).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from broker.models import AgentKind, AgentState
+from broker.models import AgentState
 
 SHELLS = frozenset({"bash", "zsh", "sh", "fish", "dash", "ksh", "tcsh", "csh"})
 
-_BUSY = re.compile(r"esc to interrupt|ctrl\+c to interrupt|working\b|thinking…|\(\d+s\b", re.I)
-_WAITING = re.compile(
-    r"do you want to (proceed|make this edit|create)|allow (once|always)|\[y/n\]|approve\?",
-    re.I,
-)
-_PROMPT = re.compile(r"[>❯›▌$#%]\s*$")
+
+@dataclass(frozen=True)
+class View:
+    state: AgentState | None  # None: the screen gives no clear sign (e.g. still starting)
+    input_empty: bool | None = None
 
 
-def _tail(screen: str, lines: int = 12) -> list[str]:
-    return [line.rstrip() for line in screen.splitlines() if line.strip()][-lines:]
+UNKNOWN = View(None)
 
 
-def classify(kind: AgentKind, screen: str, foreground: str) -> AgentState | None:
-    """The state the screen suggests, or None when it gives no clear sign."""
-    if kind == AgentKind.shell:
-        return AgentState.idle if foreground in SHELLS else AgentState.busy
-    tail = _tail(screen)
-    if not tail:
-        return None
-    text = "\n".join(tail)
-    if _WAITING.search(text):
-        return AgentState.waiting_input
-    if _BUSY.search(text):
-        return AgentState.busy
-    if any(_PROMPT.search(line) for line in tail[-4:]):
-        return AgentState.idle
-    return None
+def shell_state(foreground: str) -> AgentState:
+    return AgentState.idle if foreground in SHELLS else AgentState.busy
+
+
+def _lines(screen: str) -> list[str]:
+    return [line.rstrip() for line in screen.splitlines()]
+
+
+_GENERIC_PROMPT = re.compile(r"[>❯›$#%]\s*$")
+
+
+def generic(screen: str) -> View:
+    """Programs we have no chrome rules for: a prompt character ending the last line."""
+    tail = [line for line in _lines(screen) if line.strip()][-1:]
+    if tail and _GENERIC_PROMPT.search(tail[0]):
+        return View(AgentState.idle, True)
+    return UNKNOWN

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import libtmux
 
@@ -14,9 +15,23 @@ from broker.names import AgentId
 from broker.settings import Settings
 from node_agent.awareness import GitState
 
-# Hook-reported state is trusted for this long before screen heuristics may override it
-# (a CLI killed mid-turn never sends its Stop hook).
-HOOK_STATE_TRUST_S = 120.0
+# Backoff after a wake that did not lead to a completed turn (the pointer was not taken, or
+# the turn ended in an API error): 30 s, doubling, at most 10 minutes.
+WAKE_BACKOFF_S = 30.0
+WAKE_BACKOFF_MAX_S = 600.0
+# Unread mail that was already pointed out is pointed out again only after this long
+# (doubling per reminder), so a model that chose to leave it is not nagged in a loop.
+REMIND_AFTER_S = 60.0
+REMIND_MAX_S = 900.0
+
+
+class Source(StrEnum):
+    """Where the current state came from; a CLI's own signals outrank its screen."""
+
+    spawn = "spawn"
+    adopted = "adopted"
+    hook = "hook"  # Claude Code / Codex hooks, the OpenCode plugin
+    screen = "screen"
 
 
 @dataclass
@@ -28,23 +43,53 @@ class LocalAgent:
     cwd: str
     role: str = ""
     state: AgentState = AgentState.starting
-    state_source: str = "spawn"
+    source: Source = Source.spawn
     state_at: float = field(default_factory=time.monotonic)
-    # Message ids already mentioned in hook context: each is announced once, never nagged.
+    # Why the agent is in its state, when that is not self-evident (shown by `studio status`).
+    detail: str = ""
+    # The session's studio MCP server has connected: only then is a pointer to
+    # check_inbox useful, so agent CLIs are not woken before it.
+    mcp_ready: bool = False
+    # Message ids already put in front of the model (pointer, hook context, Stop feedback).
     announced: set[str] = field(default_factory=set)
     last_wake: float = 0.0
-    wake_retry: asyncio.Task | None = None
+    wake_retry: asyncio.Task[None] | None = None
+    # Consecutive wakes that came to nothing, and when the next one may be tried.
+    wake_failures: int = 0
+    wake_not_before: float = 0.0
+    reminders: int = 0
+    remind_at: float = 0.0
+    # When the screen started to disagree with a hook-reported busy state (see monitor).
+    quiet_since: float | None = None
     git: GitState = field(default_factory=GitState)
     stopping: bool = False
 
-    def set_state(self, state: AgentState, source: str) -> bool:
-        changed = state != self.state
-        self.state, self.state_source, self.state_at = state, source, time.monotonic()
+    def set_state(self, state: AgentState, source: Source, detail: str = "") -> bool:
+        changed = state != self.state or detail != self.detail
+        self.state, self.source, self.state_at = state, source, time.monotonic()
+        self.detail = detail
+        self.quiet_since = None
         return changed
 
-    @property
-    def hook_state_fresh(self) -> bool:
-        return self.state_source == "hook" and time.monotonic() - self.state_at < HOOK_STATE_TRUST_S
+    def wake_failed(self, why: str) -> float:
+        """Back off after a wake that came to nothing; returns the delay."""
+        delay = min(WAKE_BACKOFF_S * 2**self.wake_failures, WAKE_BACKOFF_MAX_S)
+        self.wake_failures += 1
+        self.wake_not_before = time.monotonic() + delay
+        self.detail = f"{why}; next wake in {delay:.0f}s"
+        return delay
+
+    def turn_completed(self) -> None:
+        """A turn ran to its end: the CLI answers, so wakes are no longer held back."""
+        self.wake_failures, self.wake_not_before = 0, 0.0
+
+    def reminded(self) -> None:
+        delay = min(REMIND_AFTER_S * 2**self.reminders, REMIND_MAX_S)
+        self.reminders += 1
+        self.remind_at = time.monotonic() + delay
+
+    def inbox_read(self) -> None:
+        self.reminders, self.remind_at = 0, 0.0
 
 
 @dataclass

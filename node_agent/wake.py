@@ -1,8 +1,15 @@
 """Getting mail to an agent's attention without ever interrupting it.
 
-Only an idle agent (prompt shown, no turn running) is typed into: a short pointer is pasted as
-one bracketed block, Enter follows after a pause, and the daemon then checks that a turn did
-start. Busy agents are left to their hooks; agents on a permission prompt are never touched.
+A pointer is typed only when every one of these holds:
+- the agent is idle by its own signals (hooks, plugin) or, for a CLI without them, its screen;
+- for an agent CLI, its studio MCP server has connected (else check_inbox does not exist yet);
+- its input line is empty on screen, read from the CLI's own chrome just before typing, so a
+  person's half-typed prompt is never submitted and a dialog never answered;
+- it is not backing off after wakes that came to nothing (an API error, a pointer the CLI
+  did not take), and mail it was already pointed to waits for a reminder interval.
+
+The pointer is pasted as one bracketed block, Enter follows after a pause, and the daemon then
+checks that a turn did start. Its text holds only fixed words, a count and validated ids.
 """
 
 from __future__ import annotations
@@ -14,19 +21,21 @@ import structlog
 
 from broker import messages
 from broker.models import AgentKind, AgentState, Message
-from node_agent import tmux
+from broker.names import is_full_id
+from node_agent import clis, tmux
 from node_agent.state import LocalAgent, Node
 
 log = structlog.get_logger(__name__)
 
-VERIFY_S = 3.0
+VERIFY_S = 5.0
+AGENT_CLIS = frozenset({AgentKind.claude, AgentKind.codex, AgentKind.opencode})
 
 
 def pointer_text(kind: AgentKind, unread: list[Message], count: int) -> str:
     """What gets typed. For a shell it is a command that shows the mail."""
     if kind == AgentKind.shell:
         return "studio inbox --new"
-    senders = sorted({m.sender for m in unread})
+    senders = sorted({m.sender for m in unread if is_full_id(m.sender)})
     who = f" from {', '.join(senders[:3])}" if senders else ""
     plural = "message" if count == 1 else "messages"
     return f"[studio] {count} new {plural}{who} — call check_inbox to read them"
@@ -36,16 +45,27 @@ def may_type_into(agent: LocalAgent, now: float, cooldown_s: float) -> bool:
     return (
         agent.state == AgentState.idle
         and not agent.stopping
+        and (agent.mcp_ready or agent.kind not in AGENT_CLIS)
         and now - agent.last_wake >= cooldown_s
+        and now >= agent.wake_not_before
     )
 
 
+async def input_is_empty(node: Node, agent: LocalAgent) -> bool:
+    """Read the pane now: is the CLI showing its input line, empty, with no dialog?"""
+    if agent.kind == AgentKind.shell:
+        return True  # judged by the foreground process (see screen.classify)
+    text = await asyncio.to_thread(tmux.capture_many, node.tmux, [agent.pane_id])
+    view = clis.read_screen(agent.kind, text.get(agent.pane_id, ""))
+    return view.state == AgentState.idle and view.input_empty is True
+
+
 async def wake_if_idle(
-    node: Node, agent: LocalAgent, *, force: bool = False, settle_s: float = 0.0
+    node: Node, agent: LocalAgent, *, force: bool = False, arrived: Message | None = None
 ) -> bool:
-    """Paste the pointer when the agent is idle and has unread mail. Returns True when the
-    pointer was typed. `settle_s`: on a fresh arrival, how long to let the durable cursor catch
-    up with a message the plain subscription saw first."""
+    """Paste the pointer when the agent is idle and has mail it has not been pointed to (or
+    its reminder is due). Returns True when the pointer was typed. `arrived`: the message
+    whose arrival prompted this, counted even if the durable cursor has not caught up yet."""
     now = time.monotonic()
     cooldown = 0.0 if force else node.settings.wake_cooldown_s
     if not may_type_into(agent, now, cooldown):
@@ -53,19 +73,27 @@ async def wake_if_idle(
             _retry_after_cooldown(node, agent, agent.last_wake + cooldown - now)
         return False
     unread = await messages.peek_unread(node.broker, agent.id, limit=10)
-    settle_until = time.monotonic() + settle_s
-    while unread.count == 0 and time.monotonic() < settle_until:
-        await asyncio.sleep(0.02)
-        unread = await messages.peek_unread(node.broker, agent.id, limit=10)
+    if arrived is not None and all(m.id != arrived.id for m in unread.messages):
+        unread = messages.Unread(unread.count + 1, [*unread.messages, arrived])
     if unread.count == 0:
+        agent.inbox_read()
+        return False
+    fresh = [m for m in unread.messages if m.id not in agent.announced]
+    if not fresh and not force and time.monotonic() < agent.remind_at:
         return False
     if not may_type_into(agent, time.monotonic(), cooldown):
         return False  # it started a turn while we looked
+    if not await input_is_empty(node, agent):
+        log.info("wake_deferred", agent=str(agent.id), why="input line not empty or not ready")
+        return False
     agent.last_wake = time.monotonic()
+    if not fresh:
+        agent.reminded()
+    agent.announced.update(m.id for m in unread.messages)
     text = pointer_text(agent.kind, unread.messages, unread.count)
     await asyncio.to_thread(tmux.paste, node.tmux, agent.pane_id, text)
     log.info("agent_woken", agent=str(agent.id), unread=unread.count)
-    asyncio.get_running_loop().create_task(_verify(node, agent, agent.last_wake))
+    asyncio.get_running_loop().create_task(_verify(agent, agent.last_wake))
     return True
 
 
@@ -86,17 +114,19 @@ def _retry_after_cooldown(node: Node, agent: LocalAgent, delay: float) -> None:
 
 
 async def type_text(node: Node, agent: LocalAgent, text: str) -> bool:
-    """A kick: type `text` if (and only if) the agent is idle."""
+    """A kick: type `text` if (and only if) the agent is idle with an empty input line."""
     if agent.state != AgentState.idle or agent.stopping:
+        return False
+    if not await input_is_empty(node, agent):
         return False
     agent.last_wake = time.monotonic()
     await asyncio.to_thread(tmux.paste, node.tmux, agent.pane_id, text)
     return True
 
 
-async def _verify(node: Node, agent: LocalAgent, woken_at: float) -> None:
-    """A pasted pointer that did not start a turn (the CLI was not ready) is retried after the
-    cooldown, because the state stays idle and mail stays unread."""
+async def _verify(agent: LocalAgent, woken_at: float) -> None:
+    """A pasted pointer that did not start a turn (the CLI was not ready, or lost the Enter)
+    is retried only after a backoff, so a CLI that cannot answer is not typed into in a loop."""
     deadline = woken_at + VERIFY_S
     while time.monotonic() < deadline:
         if agent.state_at > woken_at and agent.state != AgentState.idle:
@@ -106,5 +136,8 @@ async def _verify(node: Node, agent: LocalAgent, woken_at: float) -> None:
             # A turn started: the pointer did its job, so new mail may wake it again at once.
             agent.last_wake = 0.0
             return
-        await asyncio.sleep(0.1)
-    log.warning("wake_unconfirmed", agent=str(agent.id))
+        await asyncio.sleep(0.05)
+    if agent.kind == AgentKind.shell:
+        return  # `studio inbox --new` may come and go between two looks at the pane
+    delay = agent.wake_failed("a wake did not start a turn")
+    log.warning("wake_unconfirmed", agent=str(agent.id), backoff_s=delay)

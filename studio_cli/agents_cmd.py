@@ -13,6 +13,7 @@ from broker import agents, control
 from broker.errors import InvalidInput
 from broker.names import validate_name
 from broker.settings import Settings
+from studio_cli import agent_env
 from studio_cli.client import acting_as, open_broker
 from studio_cli.context import add_identity_option, as_name, settings_from
 from studio_cli.output import join_text
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     spawn.add_argument("--prompt", default="", help="its first instruction (sent to its inbox)")
     spawn.add_argument("--role", default="", help="what it does, e.g. backend, reviewer")
+    agent_env.add_env_option(spawn)
     add_identity_option(spawn)
     spawn.set_defaults(func=spawn_command)
 
@@ -90,6 +92,7 @@ def spawn_command(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
         prompt=args.prompt,
         worktree=args.worktree,
         role=args.role,
+        env=agent_env.for_window(args, local=local),
     )
     return _spawn(settings, as_name(args), node, request, program.label)
 

@@ -140,6 +140,7 @@ def _agent_json(a: AgentInfo, held: list[str], unread: int | None) -> dict[str, 
         "node": a.node,
         "name": a.id.split(".", 1)[1],
         "state": a.state.value,
+        "state_detail": a.state_detail,
         "kind": a.kind.value,
         "role": a.role,
         "summary": a.summary,
@@ -191,7 +192,8 @@ def render(data: dict[str, Any]) -> Any:
         branch = a["branch"] + (f" ({len(a['changed_files'])}±)" if a["changed_files"] else "")
         agents_table.add_row(
             a["id"],
-            Text(a["state"], style=STATE_STYLE.get(a["state"], "")),
+            Text(a["state"], style=STATE_STYLE.get(a["state"], ""))
+            + (Text(f" ({a['state_detail']})", style="dim") if a.get("state_detail") else ""),
             a["kind"],
             a["role"],
             ", ".join(a["tasks"]) or (a["task"] or ""),

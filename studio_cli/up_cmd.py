@@ -20,7 +20,7 @@ from broker.connection import Broker
 from broker.errors import InvalidInput, StudioError
 from broker.models import AgentKind
 from broker.settings import Settings
-from studio_cli import services
+from studio_cli import agent_env, services
 from studio_cli.client import open_broker
 from studio_cli.context import settings_from
 from studio_cli.output import Progress
@@ -72,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="give each agent its own git worktree (.worktrees/<name>, branch studio/<name>)",
     )
     up.add_argument("--prompt", default="", help="first instruction sent to every agent window")
+    agent_env.add_env_option(up)
     up.set_defaults(func=up_command)
 
     down = subparsers.add_parser(
@@ -117,6 +118,8 @@ class Plan:
     worktree: bool
     # Said once, before the first window starts (a fallback to shell, for instance).
     notes: list[str]
+    # Every window's environment (see studio_cli.agent_env).
+    window_env: dict[str, str]
 
     def windows(self) -> list[control.SpawnRequest]:
         wanted = []
@@ -128,6 +131,7 @@ class Plan:
                     command=self.lead.command,
                     cwd=str(self.cwd),
                     role="lead",
+                    env=self.window_env,
                 )
             )
         for i in range(1, self.count + 1):
@@ -139,6 +143,7 @@ class Plan:
                     cwd=str(self.cwd),
                     prompt=self.prompt,
                     worktree=self.worktree,
+                    env=self.window_env,
                 )
             )
         return wanted
@@ -170,6 +175,7 @@ def up_command(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
         prompt=args.prompt,
         worktree=args.worktree,
         notes=notes,
+        window_env=agent_env.for_window(args, local=True),
     )
     return _up(plan)
 

@@ -189,8 +189,12 @@ class Agent:
     async def control_list(self, node: str) -> list[str]:
         return [a.id for a in (await control.list_managed(self.broker, node)).agents]
 
-    async def control_spawn(self, node: str, name: str, kind: str, cwd: str) -> str:
-        spec = control.SpawnRequest(name=name, kind=kind, cwd=cwd)
+    async def control_spawn(
+        self, node: str, name: str, kind: str, cwd: str, prompt: str = "", requested_by: str = ""
+    ) -> str:
+        spec = control.SpawnRequest(
+            name=name, kind=kind, cwd=cwd, prompt=prompt, requested_by=requested_by
+        )
         return (await control.spawn(self.broker, node, spec)).agent
 
     async def control_peek(self, node: str, agent: str, lines: int = 40) -> str:

@@ -1,5 +1,6 @@
 """A node daemon on host b, driven from host a through the cluster with per-node credentials:
-remote spawn, a message across hosts that wakes the new agent, and a peek at its screen."""
+remote spawn (with and without a first prompt), a message across hosts that wakes the new
+agent, and a peek at its screen."""
 
 from __future__ import annotations
 
@@ -55,7 +56,21 @@ async def test_spawn_message_and_peek_on_another_host(site: Site, tmp_path: Path
             assert time.monotonic() < deadline, f"screen:\n{screen}"
             await asyncio.sleep(0.3)
             screen = await a.call("control_peek", node="b", agent="worker")
-        assert await a.call("control_stop", node="b", agent="worker") is True
+        # A first prompt, under b's credentials: b's daemon sends it as b.studio and names a.lead.
+        planner = await a.call(
+            "control_spawn", node="b", name="planner", kind="shell", cwd=str(tmp_path),
+            prompt="write the release notes", requested_by="a.lead",
+        )  # fmt: skip
+        assert planner == "b.planner"
+        deadline = time.monotonic() + 20
+        screen = ""
+        while "write the release notes" not in screen:
+            assert time.monotonic() < deadline, f"screen:\n{screen}"
+            await asyncio.sleep(0.3)
+            screen = await a.call("control_peek", node="b", agent="planner")
+        assert "b.studio" in screen and "your task from a.lead" in screen, screen
+        for name in ("worker", "planner"):
+            assert await a.call("control_stop", node="b", agent=name) is True
         assert await a.call("control_list", node="b") == []
     finally:
         daemon.kill()

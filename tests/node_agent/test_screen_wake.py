@@ -7,25 +7,14 @@ from pathlib import Path
 import pytest
 
 from broker.models import AgentKind, AgentState, Message
-from node_agent.screen import classify
-from node_agent.state import LocalAgent
+from node_agent.screen import shell_state
+from node_agent.state import LocalAgent, Source
 from node_agent.wake import may_type_into, pointer_text
 
 
-@pytest.mark.parametrize(
-    ("kind", "screen", "foreground", "expected"),
-    [
-        (AgentKind.shell, "", "bash", AgentState.idle),
-        (AgentKind.shell, "", "python3", AgentState.busy),
-        (AgentKind.claude, "✻ Thinking… (12s · esc to interrupt)\n> ", "node", AgentState.busy),
-        (AgentKind.claude, "Do you want to proceed?\n❯ 1. Yes", "node", AgentState.waiting_input),
-        (AgentKind.claude, "some output\n╭──\n│ > \n╰──", "node", AgentState.idle),
-        (AgentKind.other, "done\nagent> ", "python3", AgentState.idle),
-        (AgentKind.other, "", "python3", None),
-    ],
-)
-def test_screen_classification(kind, screen, foreground, expected):
-    assert classify(kind, screen, foreground) == expected
+def test_shell_state_is_its_foreground_process():
+    assert shell_state("bash") == AgentState.idle
+    assert shell_state("python3") == AgentState.busy
 
 
 def test_pointer_text():
@@ -41,12 +30,19 @@ def test_never_type_into_a_busy_or_asking_agent():
     agent = LocalAgent(AgentId("n", "a"), AgentKind.claude, "%1", "@1", "/")
     now = time.monotonic()
     for state in (AgentState.busy, AgentState.waiting_input, AgentState.starting):
-        agent.set_state(state, "hook")
+        agent.set_state(state, Source.hook)
         assert not may_type_into(agent, now, 0)
-    agent.set_state(AgentState.idle, "hook")
+    agent.set_state(AgentState.idle, Source.hook)
+    assert not may_type_into(agent, now, 0), "its studio MCP server is not connected yet"
+    agent.mcp_ready = True
     assert may_type_into(agent, now, 0)
     agent.last_wake = now
     assert not may_type_into(agent, now + 1, cooldown_s=5)
+    agent.wake_failed("the turn failed")
+    assert not may_type_into(agent, now + 6, cooldown_s=5), "backing off"
+    assert "next wake in 30s" in agent.detail
+    agent.turn_completed()
+    assert may_type_into(agent, now + 6, cooldown_s=5)
 
 
 def test_hook_without_daemon_is_silent_and_fast(tmp_path):
