@@ -4,9 +4,12 @@
 
 VENV ?= .venv
 STAMP := $(VENV)/.installed-stamp
+# The real agent CLIs for the end-to-end tests (versions pinned in tests/agents/package.json).
+AGENT_CLIS ?= $(HOME)/.cache/studio/agent-clis
+CLIS_STAMP := $(AGENT_CLIS)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up down test lint bench system-deps
+.PHONY: up down test lint bench system-deps agent-clis
 
 $(STAMP): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
@@ -21,6 +24,17 @@ system-deps:
 		$(SUDO) apt-get install -y -qq tmux; }
 	@command -v git >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq git; }
 
+# npm runs no install scripts here: each CLI ships its binary as a platform package.
+$(CLIS_STAMP): tests/agents/package.json
+	@command -v npm >/dev/null || { echo "installing node and npm"; $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq nodejs npm; }
+	@mkdir -p $(AGENT_CLIS)
+	cp tests/agents/package.json $(AGENT_CLIS)/package.json
+	cd $(AGENT_CLIS) && npm install --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+agent-clis: $(CLIS_STAMP)
+
 up: $(STAMP) system-deps
 	$(VENV)/bin/studio up $(ARGS)
 
@@ -31,8 +45,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: $(STAMP) system-deps lint
-	$(VENV)/bin/pytest -q $(ARGS)
+test: $(STAMP) system-deps agent-clis lint
+	STUDIO_AGENT_CLIS=$(AGENT_CLIS)/node_modules/.bin $(VENV)/bin/pytest -q $(ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/broker_bench.py

@@ -48,11 +48,12 @@ async def _new_mail(node: Node, agent: LocalAgent) -> tuple[list[Message], int]:
     return new, unread.count
 
 
-TURN_START = frozenset({"UserPromptSubmit", "PostToolUse", "PreToolUse"})
+# "resumed": the OpenCode plugin saw a permission prompt answered.
+TURN_START = frozenset({"UserPromptSubmit", "PostToolUse", "PreToolUse", "resumed"})
 TURN_END = frozenset({"Stop", "codex-notify"})
-# A turn that ended without completing: Claude Code's StopFailure (API error), the OpenCode
-# plugin's session.error.
-TURN_FAILED = frozenset({"StopFailure", "turn-failed"})
+# A turn that ended without completing: Claude Code's StopFailure (API error), Codex's
+# Interrupt (Esc), the OpenCode plugin's session error.
+TURN_FAILED = frozenset({"StopFailure", "Interrupt", "turn-failed"})
 PERMISSION = frozenset({"PermissionRequest", "permission"})
 
 

@@ -31,7 +31,12 @@ BWRAP_DIR = (
 
 
 TIMEOUT = 30  # seconds; hashed as written (unset, Codex hashes its default: 600, or 1 for
-# SessionEnd and Interrupt)
+# SessionEnd and Interrupt, whose timeouts it caps at 3 with a startup warning)
+_SHORT = ("SessionEnd", "Interrupt")
+
+
+def _timeout(event: str, timeout: int) -> int:
+    return min(timeout, 3) if event in _SHORT else timeout
 
 
 def _toml(value: object) -> str:
@@ -56,11 +61,17 @@ def hooks_toml(config_path: Path, hooks: Mapping[str, str], timeout: int = TIMEO
     """One trusted command hook per event (`{"Stop": "studio hook stop"}`), matching all tools."""
     lines: list[str] = []
     for event, command in hooks.items():
-        lines += [f"[[hooks.{event}]]", f"[[hooks.{event}.hooks]]", 'type = "command"',
-                  f"command = {_toml(command)}", f"timeout = {timeout}", ""]  # fmt: skip
+        lines += [
+            f"[[hooks.{event}]]",
+            f"[[hooks.{event}.hooks]]",
+            'type = "command"',
+            f"command = {_toml(command)}",
+            f"timeout = {_timeout(event, timeout)}",
+            "",
+        ]
     for event, command in hooks.items():
         key = f"{config_path}:{_snake(event)}:0:0"
-        trusted = hook_trust_hash(event, command, timeout)
+        trusted = hook_trust_hash(event, command, _timeout(event, timeout))
         lines += [f"[hooks.state.{_toml(key)}]", f"trusted_hash = {_toml(trusted)}", ""]
     return "\n".join(lines)
 

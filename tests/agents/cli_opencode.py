@@ -9,14 +9,14 @@ network call and does not wait on npm.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 from pathlib import Path
 
 OPENCODE_VERSION = "1.18.33"
-BIN = Path("/root/.cache/studio/agent-clis/node_modules/.bin/opencode")
-DEPS = Path("/root/.cache/studio/opencode-config-deps")
+DEPS = Path.home() / ".cache" / "studio" / "opencode-config-deps"
 PROVIDER = "fake"
 MODEL = "fake-model"
 
@@ -48,16 +48,19 @@ def _config(base_url: str) -> dict[str, object]:
     }
 
 
-def _plugin_deps() -> Path:
-    """`@opencode-ai/plugin` installed once, as OpenCode would install it in a config dir."""
-    if not (DEPS / "node_modules" / "@opencode-ai" / "plugin").is_dir():
-        DEPS.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact",
-             f"@opencode-ai/plugin@{OPENCODE_VERSION}"],
-            cwd=DEPS, check=True, capture_output=True,
-        )  # fmt: skip
-    return DEPS
+def _plugin_deps() -> Path | None:
+    """`@opencode-ai/plugin` installed once, as OpenCode would install it in a config dir;
+    None if npm failed (OpenCode then tries its own install, in the background, harmlessly)."""
+    DEPS.mkdir(parents=True, exist_ok=True)
+    with open(DEPS / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (DEPS / "node_modules" / "@opencode-ai" / "plugin").is_dir():
+            subprocess.run(
+                ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact",
+                 f"@opencode-ai/plugin@{OPENCODE_VERSION}"],
+                cwd=DEPS, capture_output=True,
+            )  # fmt: skip
+    return DEPS if (DEPS / "node_modules" / "@opencode-ai" / "plugin").is_dir() else None
 
 
 def prepare(home: Path, cwd: Path, base_url: str) -> dict[str, str]:
@@ -74,9 +77,9 @@ def prepare(home: Path, cwd: Path, base_url: str) -> dict[str, str]:
         path.mkdir(parents=True, exist_ok=True)
     (config_dir / "opencode.json").write_text(json.dumps(_config(base_url), indent=2))
     deps = _plugin_deps()
-    for name in ("package.json", "package-lock.json"):
-        (config_dir / name).write_text((deps / name).read_text())
-    if not (config_dir / "node_modules").exists():
+    if deps and not (config_dir / "node_modules").exists():
+        for name in ("package.json", "package-lock.json"):
+            (config_dir / name).write_text((deps / name).read_text())
         (config_dir / "node_modules").symlink_to(deps / "node_modules")
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCODE")}
     env.update({k: str(v) for k, v in xdg.items()})
