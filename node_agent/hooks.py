@@ -62,6 +62,7 @@ async def handle(node: Node, event: str, agent_id: str, payload: dict) -> dict[s
     agent = node.agents.get(agent_id)
     if agent is None:
         return {}
+    log.debug("hook_event", agent=agent_id, hook=event)
     output: dict | None = None
     if event == "mcp-ready":
         agent.mcp_ready = True

@@ -16,6 +16,7 @@ from libtmux.exc import LibTmuxException
 TAG = "@studio_agent"
 _FIELDS = ["pane_id", "window_id", TAG, "pane_dead", "pane_current_command", "pane_pid"]
 _SEP = "\x1f"
+WIDTH, HEIGHT = 200, 50
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,10 @@ def ensure_session(srv: libtmux.Server, name: str) -> libtmux.Session:
     found = srv.sessions.filter(session_name=name)
     if found:
         return found[0]
-    session = srv.new_session(session_name=name, window_name="studio", attach=False)
+    # Detached, a session is 80x24 until someone attaches: too small for agent CLIs' chrome.
+    session = srv.new_session(
+        session_name=name, window_name="studio", attach=False, x=WIDTH, y=HEIGHT
+    )
     # Keep a dead agent's pane around so the daemon can see it died (and why).
     session.set_option("remain-on-exit", "on", global_=False)
     return session

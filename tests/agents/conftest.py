@@ -92,7 +92,7 @@ class CliAgent:
         deadline = time.monotonic() + within
         while (current := await self.state()) != wanted:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.id} is {current}, not {wanted}:\n{self.screen()}")
+                raise AssertionError(f"{self.id} is {current}, not {wanted}\n{self.evidence()}")
             await asyncio.sleep(0.1)
 
     async def send(self, body: str, subject: str = "") -> None:
@@ -104,7 +104,16 @@ class CliAgent:
         return await messages.unread_count(self.studio.broker, self.id)
 
     async def wait_turn(self, predicate: Callable[[Turn], bool], within: float = 30) -> Turn:
-        return await asyncio.to_thread(self.script.wait_for, predicate, within)
+        try:
+            return await asyncio.to_thread(self.script.wait_for, predicate, within)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.evidence()}") from None
+
+    def evidence(self) -> str:
+        """The screen and the daemon's last log lines, for a failure message."""
+        log = self.studio.daemons["n1"].log_path
+        tail = log.read_text()[-3000:] if log.exists() else ""
+        return f"--- screen of {self.id}:\n{self.screen()}\n--- daemon log:\n{tail}"
 
 
 @dataclass

@@ -38,7 +38,7 @@ class Daemon:
     def start(self) -> None:
         out = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [STUDIO, "--log-level", "info", "node", "run"],
+            [STUDIO, "--log-level", os.environ.get("STUDIO_TEST_DAEMON_LOG", "info"), "node", "run"],
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,
