@@ -189,22 +189,30 @@ async def _before_edit(node: Node, agent: LocalAgent, payload: dict) -> dict | N
     )
 
 
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, bytes]:
+    """`EVENT AGENT [LENGTH]\n` then the payload: LENGTH bytes when given (the OpenCode
+    plugin's runtime cannot half-close a socket), else everything up to end of input."""
+    header = (await reader.readline()).decode(errors="replace").split()
+    event, agent_id = (header + ["", ""])[:2]
+    if len(header) > 2 and header[2].isdigit():
+        return event, agent_id, await reader.readexactly(int(header[2]))
+    return event, agent_id, await reader.read()
+
+
 def _fresh_socket_path(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
 
 
 async def serve(node: Node) -> asyncio.AbstractServer:
-    """The unix socket hook clients talk to; one JSON line in, one out."""
+    """The unix socket hook clients talk to: one request in, one reply out."""
     path = Path(socket_path(str(node.settings.home), node.settings.team))
     await asyncio.to_thread(_fresh_socket_path, path)
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         reply: dict[str, Any] = {}
         try:
-            raw = await asyncio.wait_for(reader.read(), timeout=2)
-            header, _, body = raw.partition(b"\n")
-            event, _, agent_id = header.decode(errors="replace").partition(" ")
+            event, agent_id, body = await asyncio.wait_for(_read_request(reader), timeout=2)
             try:
                 payload = json.loads(body) if body.strip() else {}
             except ValueError:
@@ -214,9 +222,12 @@ async def serve(node: Node) -> asyncio.AbstractServer:
             )
         except Exception as exc:  # a hook must get an answer, even a blank one
             log.warning("hook_failed", error=str(exc))
-        writer.write(f"{reply.get('exit', 0)}\n{reply.get('stdout', '')}".encode())
-        await writer.drain()
-        writer.close()
+        try:
+            writer.write(f"{reply.get('exit', 0)}\n{reply.get('stdout', '')}".encode())
+            await writer.drain()
+            writer.close()
+        except OSError as exc:  # the client gave up waiting: nothing to answer
+            log.info("hook_client_gone", error=str(exc))
 
     server = await asyncio.start_unix_server(on_client, path=str(path))
     os.chmod(path, 0o600)

@@ -23,7 +23,7 @@ def command_for(kind: AgentKind, session: Session) -> tuple[str, dict[str, str]]
     if kind == AgentKind.codex:
         return codex.command(session), {}
     if kind == AgentKind.opencode:
-        return opencode.command(session), {}
+        return opencode.command(session)
     if kind == AgentKind.shell:
         return session.program or os.environ.get("SHELL", "/bin/bash"), {}
     return session.program, {}

@@ -1,8 +1,8 @@
 // studio's OpenCode plugin: OpenCode's turn signals to the node daemon, and mail to the model.
 //
 // It speaks the daemon's hook protocol (node_agent/hook_client.py) over the daemon's unix
-// socket: a line "EVENT AGENT", the event's JSON, then the reply "EXIT\nOUTPUT" where OUTPUT
-// is Claude-style hook JSON. Outside a studio-managed session (no STUDIO_AGENT_ID) it does
+// socket: a line "EVENT AGENT LENGTH", the event's JSON, then the reply "EXIT\nOUTPUT" where
+// OUTPUT is Claude-style hook JSON. Outside a studio-managed session (no STUDIO_AGENT_ID) it does
 // nothing. A daemon that is not there costs nothing and never blocks OpenCode.
 import net from "node:net"
 import path from "node:path"
@@ -23,7 +23,11 @@ function ask(event, payload) {
     }
     sock.setTimeout(TIMEOUT_MS, () => done(null))
     sock.on("error", () => done(null))
-    sock.on("connect", () => sock.end(`${event} ${AGENT}\n${JSON.stringify(payload || {})}`))
+    sock.on("connect", () => {
+      const body = Buffer.from(JSON.stringify(payload || {}))
+      sock.write(`${event} ${AGENT} ${body.length}\n`)
+      sock.write(body)
+    })
     sock.on("data", (chunk) => chunks.push(chunk))
     sock.on("end", () => {
       const text = Buffer.concat(chunks).toString()

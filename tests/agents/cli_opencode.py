@@ -63,7 +63,9 @@ def _plugin_deps() -> Path | None:
     return DEPS if (DEPS / "node_modules" / "@opencode-ai" / "plugin").is_dir() else None
 
 
-def prepare(home: Path, cwd: Path, base_url: str) -> dict[str, str]:
+def prepare(
+    home: Path, cwd: Path, base_url: str, permission: dict[str, str] | None = None
+) -> dict[str, str]:
     """Write `home` (HOME and the XDG dirs) so that `opencode`, run in `cwd`, uses the fake
     model at `base_url` with no dialog and no network; the environment to run it with."""
     xdg = {
@@ -75,7 +77,10 @@ def prepare(home: Path, cwd: Path, base_url: str) -> dict[str, str]:
     config_dir = xdg["XDG_CONFIG_HOME"] / "opencode"
     for path in [*xdg.values(), config_dir, cwd]:
         path.mkdir(parents=True, exist_ok=True)
-    (config_dir / "opencode.json").write_text(json.dumps(_config(base_url), indent=2))
+    config = _config(base_url)
+    if permission:
+        config["permission"] = permission  # the user's own rules; studio's merge over them
+    (config_dir / "opencode.json").write_text(json.dumps(config, indent=2))
     deps = _plugin_deps()
     if deps and not (config_dir / "node_modules").exists():
         for name in ("package.json", "package-lock.json"):

@@ -153,8 +153,10 @@ async def team(studio: Studio, model: tuple[str, Script], tmp_path: Path) -> Asy
 
 
 def pointer(turn: Turn) -> bool:
-    return "[studio]" in turn.last_user and not turn.last_is_tool_result
+    """An agent turn a studio pointer started (side requests, e.g. titles, excluded)."""
+    return not turn.side and "[studio]" in turn.last_user and not turn.last_is_tool_result
 
 
 def saw(token: str) -> Callable[[Turn], bool]:
-    return lambda turn: token in turn.text
+    """An agent turn whose request carries `token` anywhere."""
+    return lambda turn: not turn.side and token in turn.text

@@ -4,8 +4,12 @@ Claude calls `POST /v1/messages?beta=true` with `"stream": true` and reads serve
 message_start, then per content block content_block_start / _delta / _stop (text_delta for
 text, input_json_delta for a tool_use's input), then message_delta with the stop reason and
 message_stop. Each request is reduced to a `Turn`, the `Script` picks the reply, and this
-module renders it. A `Fail` is an HTTP error in Anthropic's error JSON shape; Claude retries
-408/409/429/5xx (set CLAUDE_CODE_MAX_RETRIES=0 to end the turn at once) but not other 4xx.
+module renders it.
+
+A `Fail` is an HTTP error in Anthropic's error JSON shape. Claude Code 2.1.197 retries
+408/409/429/5xx 10 times with backoff (about 3 minutes) before the turn ends; the header
+`x-should-retry: false` stops that for every status except a 529 `overloaded_error`, which
+only CLAUDE_CODE_MAX_RETRIES=0 stops (`cli_claude.prepare` sets both ends).
 """
 
 from __future__ import annotations
@@ -74,7 +78,8 @@ def to_turn(body: dict[str, Any]) -> Turn:
         else:
             last_user = "\n".join(_texts(message.get("content")))
             break
-    last = messages[-1] if messages else {}
+    # Claude appends `system`-role messages (agent lists, reminders) after the conversation.
+    last = next((m for m in reversed(messages) if m.get("role") != "system"), {})
     return Turn(
         provider="anthropic",
         body=body,
@@ -137,7 +142,7 @@ async def _stream(turn: Turn, reply: Say | Call | Hold, model: str) -> AsyncIter
 def _error(fail: Fail) -> Response:
     kind = _ERROR_TYPES.get(fail.status, "api_error")
     body = {"type": "error", "error": {"type": kind, "message": fail.message}}
-    return JSONResponse(body, status_code=fail.status)
+    return JSONResponse(body, status_code=fail.status, headers={"x-should-retry": "false"})
 
 
 async def _messages(request: Request, script: Script) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.agents.conftest import CliAgent, Team, pointer, saw
@@ -36,7 +37,7 @@ def user_turns(agent: CliAgent) -> list[Turn]:
     return [t for t in agent.script.agent_turns() if not t.last_is_tool_result]
 
 
-def tool_result_has(token: str):
+def tool_result_has(token: str) -> Callable[[Turn], bool]:
     return lambda turn: any(token in r for r in turn.tool_results)
 
 
@@ -115,7 +116,7 @@ async def busy_turn_and_permission(team: Team, cli: Cli) -> dict[str, float]:
     late = await agent.wait_turn(saw("BUSY-TOKEN-2"), within=30)
     assert late.at >= hold_ends - 0.5, "the mail was typed into the busy turn"
     figures["turn_end_to_mail_s"] = late.at - hold_ends
-    assert len(user_turns(agent)) <= turns_before + 1
+    assert len(user_turns(agent)) <= turns_before + 1, [t.last_user[-90:] for t in user_turns(agent)]
     await agent.wait_state("idle", within=30)
 
     # A permission dialog: the daemon sees it, and types nothing while it is up.
