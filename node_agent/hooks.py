@@ -18,7 +18,7 @@ import structlog
 from broker import leases, messages, presence
 from broker.models import AgentState, Message
 from broker.names import is_full_id
-from node_agent import wake
+from node_agent import clis, wake
 from node_agent.hook_client import socket_path
 from node_agent.state import LocalAgent, Node, Source
 
@@ -124,7 +124,8 @@ async def _on_stop(node: Node, agent: LocalAgent, event: str, payload: dict) -> 
         unread = await messages.peek_unread(node.broker, agent.id, limit=5)
         if unread.count:
             agent.announced.update(m.id for m in unread.messages)
-            return {"decision": "block", "reason": _stop_reason(unread.count, unread.messages)}
+            reason = _stop_reason(unread.count, unread.messages)
+            return clis.stop_feedback(agent.kind, reason)
         agent.inbox_read()
     agent.set_state(AgentState.idle, Source.hook)
     return None
@@ -193,7 +194,7 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, bytes]:
     """`EVENT AGENT [LENGTH]\n` then the payload: LENGTH bytes when given (the OpenCode
     plugin's runtime cannot half-close a socket), else everything up to end of input."""
     header = (await reader.readline()).decode(errors="replace").split()
-    event, agent_id = (header + ["", ""])[:2]
+    event, agent_id = [*header, "", ""][:2]
     if len(header) > 2 and header[2].isdigit():
         return event, agent_id, await reader.readexactly(int(header[2]))
     return event, agent_id, await reader.read()

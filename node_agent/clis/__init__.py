@@ -13,7 +13,7 @@ from node_agent import screen
 from node_agent.clis import claude, codex, opencode
 from node_agent.clis.session import Session
 
-__all__ = ["Session", "command_for", "read_screen"]
+__all__ = ["Session", "command_for", "read_screen", "stop_feedback"]
 
 
 def command_for(kind: AgentKind, session: Session) -> tuple[str, dict[str, str]]:
@@ -40,3 +40,12 @@ def read_screen(kind: AgentKind, text: str) -> screen.View:
     """What the CLI's chrome shows (see node_agent.screen)."""
     reader = READERS.get(kind, screen.generic)
     return reader(text)
+
+
+def stop_feedback(kind: AgentKind, reason: str) -> dict:
+    """A Stop hook's answer that keeps the turn going with `reason` for the model: Claude
+    Code's quiet form where it has one, else the Claude-compatible block (Codex, the
+    OpenCode plugin)."""
+    if kind == AgentKind.claude:
+        return claude.stop_feedback(reason)
+    return {"decision": "block", "reason": reason}

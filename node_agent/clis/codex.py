@@ -101,7 +101,8 @@ def read_screen(text: str) -> View:
     if any(_DIALOG.match(line) for line in bottom):
         return View(AgentState.waiting_input, False)
     at = next((i for i in range(len(lines) - 1, -1, -1) if _INPUT.match(lines[i])), None)
-    if at is None or len(lines) - at > 6:  # the footer may wrap in a narrow window
+    # The footer (model and hints) follows the input line; it may wrap in a narrow window.
+    if at is None or not 1 < len(lines) - at <= 6:
         return UNKNOWN
     above = next((line.strip() for line in reversed(lines[:at]) if line.strip()), "")
     if _WORKING.match(above):

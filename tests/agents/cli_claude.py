@@ -1,6 +1,11 @@
 """A private HOME for the real Claude Code CLI, so it starts straight into its input box
-against the fake model server: no theme picker, no login, no API-key approval, no folder-trust
-or bypass-permissions warning, no release notes, no auto-update, no telemetry.
+(about 0.6 s) against the fake model server: no theme picker, no API-key approval, no
+folder-trust or bypass-permissions warning, no auto-update, no telemetry. Checked against
+2.1.197: without the onboarding, API-key or trust key the named dialog appears; either bypass
+key alone suppresses the bypass warning.
+
+CLAUDE_CODE_MAX_RETRIES=0: a scripted `Fail` ends the turn at once instead of after ten
+retries with backoff (about 3 minutes).
 """
 
 from __future__ import annotations
@@ -18,25 +23,20 @@ def prepare(home: Path, cwd: Path, base_url: str) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     (home / ".claude").mkdir(exist_ok=True)
     state = {
-        "numStartups": 1,
-        "theme": "dark",
+        # the first-run theme picker
         "hasCompletedOnboarding": True,
         "lastOnboardingVersion": VERSION,
-        "lastReleaseNotesSeen": VERSION,
-        "bypassPermissionsModeAccepted": True,
-        "hasUsedBackslashReturn": True,
-        "shiftEnterKeyBindingInstalled": True,
-        "hasIdeOnboardingBeenShown": {"vscode": True},
+        "theme": "dark",
         "autoUpdates": False,
-        "officialMarketplaceAutoInstallAttempted": True,
-        "officialMarketplaceAutoInstalled": True,
+        # "Detected a custom API key ... Do you want to use this API key?"
         "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []},
+        # the --dangerously-skip-permissions warning (as root it also needs IS_SANDBOX=1)
+        "bypassPermissionsModeAccepted": True,
+        # "Quick safety check: Is this a project you created or one you trust?"
         "projects": {
-            str(cwd): {
+            str(cwd.resolve()): {
                 "hasTrustDialogAccepted": True,
                 "hasCompletedProjectOnboarding": True,
-                "projectOnboardingSeenCount": 1,
-                "allowedTools": [],
             }
         },
     }

@@ -147,7 +147,11 @@ class Team:
 
 
 @pytest.fixture
-async def team(studio: Studio, model: tuple[str, Script], tmp_path: Path) -> AsyncIterator[Team]:
+async def team(
+    studio: Studio,  # noqa: F811 (the fixture imported above)
+    model: tuple[str, Script],
+    tmp_path: Path,
+) -> AsyncIterator[Team]:
     await studio.start_daemon("n1")
     yield Team(studio, model[0], model[1], tmp_path)
 

@@ -9,7 +9,7 @@ module renders it.
 A `Fail` is an HTTP error in Anthropic's error JSON shape. Claude Code 2.1.197 retries
 408/409/429/5xx 10 times with backoff (about 3 minutes) before the turn ends; the header
 `x-should-retry: false` stops that for every status except a 529 `overloaded_error`, which
-only CLAUDE_CODE_MAX_RETRIES=0 stops (`cli_claude.prepare` sets both ends).
+only CLAUDE_CODE_MAX_RETRIES=0 stops (`cli_claude.prepare` sets it).
 """
 
 from __future__ import annotations
@@ -134,8 +134,8 @@ async def _stream(turn: Turn, reply: Say | Call | Hold, model: str) -> AsyncIter
         delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
     yield _event("content_block_delta", {"index": 0, "delta": delta})
     yield _event("content_block_stop", {"index": 0})
-    usage = {"output_tokens": 5}
-    yield _event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, **usage})
+    delta_end = {"stop_reason": stop, "stop_sequence": None}
+    yield _event("message_delta", {"delta": delta_end, "usage": {"output_tokens": 5}})
     yield _event("message_stop", {})
 
 

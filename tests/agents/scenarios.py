@@ -116,7 +116,9 @@ async def busy_turn_and_permission(team: Team, cli: Cli) -> dict[str, float]:
     late = await agent.wait_turn(saw("BUSY-TOKEN-2"), within=30)
     assert late.at >= hold_ends - 0.5, "the mail was typed into the busy turn"
     figures["turn_end_to_mail_s"] = late.at - hold_ends
-    assert len(user_turns(agent)) <= turns_before + 1, [t.last_user[-90:] for t in user_turns(agent)]
+    assert len(user_turns(agent)) <= turns_before + 1, [
+        t.last_user[-90:] for t in user_turns(agent)
+    ]
     await agent.wait_state("idle", within=30)
 
     # A permission dialog: the daemon sees it, and types nothing while it is up.

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STUDIO = str(Path(sys.executable).parent / "studio")
 SCRIPTED = ROOT / "tests" / "node_agent" / "scripted_agent.py"
 _sockets = itertools.count(1)
+# STUDIO_TEST_DAEMON_LOG=debug logs every hook event a daemon receives.
+LOG_LEVEL = os.environ.get("STUDIO_TEST_DAEMON_LOG", "info")
 
 
 @dataclass
@@ -38,7 +40,13 @@ class Daemon:
     def start(self) -> None:
         out = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [STUDIO, "--log-level", os.environ.get("STUDIO_TEST_DAEMON_LOG", "info"), "node", "run"],
+            [
+                STUDIO,
+                "--log-level",
+                os.environ.get("STUDIO_TEST_DAEMON_LOG", "info"),
+                "node",
+                "run",
+            ],
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,

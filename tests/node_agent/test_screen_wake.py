@@ -4,8 +4,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from broker.models import AgentKind, AgentState, Message
 from node_agent.screen import shell_state
 from node_agent.state import LocalAgent, Source
