@@ -1,10 +1,16 @@
-"""`studio install claude|codex [--scope project|user]`: register the studio MCP server with an
-agent CLI, in that CLI's own configuration file and format.
+"""`studio install claude|codex|opencode [--scope project|user]`: register the studio MCP
+server with an agent CLI, in that CLI's own configuration file and format, with its tools
+allowed so a session a person starts by hand can use them with no dialog.
 
-| client | project scope                 | user scope                                  |
-|--------|-------------------------------|---------------------------------------------|
-| claude | `.mcp.json` (mcpServers)      | `~/.claude.json` (mcpServers)               |
-| codex  | `.codex/config.toml`          | `$CODEX_HOME/config.toml` (~/.codex)        |
+| client   | project scope                            | user scope                             |
+|----------|------------------------------------------|----------------------------------------|
+| claude   | .mcp.json, .claude/settings.local.json   | ~/.claude.json, ~/.claude/settings.json |
+| codex    | .codex/config.toml                       | $CODEX_HOME/config.toml                |
+| opencode | opencode.json                            | ~/.config/opencode/opencode.json       |
+
+Claude's settings file gets `permissions.allow: ["mcp__studio"]` (and, for a project,
+`enabledMcpjsonServers`, which skips the approve-this-server question); Codex's table gets
+`default_tools_approval_mode = "approve"`; OpenCode's config gets `permission."studio_*"`.
 
 Existing files are merged, never replaced: other servers and settings are kept (in TOML,
 comments and formatting too), only the `studio` entry is written, and a file that cannot be
@@ -42,9 +48,9 @@ CODEX_TOOL_TIMEOUT_S = 330
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "install", help="add the studio MCP server to Claude Code or Codex configuration"
+        "install", help="add the studio MCP server to Claude Code, Codex or OpenCode"
     )
-    parser.add_argument("client", choices=["claude", "codex"])
+    parser.add_argument("client", choices=["claude", "codex", "opencode"])
     parser.add_argument(
         "--scope",
         choices=["project", "user"],
@@ -64,6 +70,15 @@ def install_command(args: argparse.Namespace) -> int:
     if args.client == "claude":
         path = project / ".mcp.json" if args.scope == "project" else Path.home() / ".claude.json"
         merge_json(path, claude_entry(command, cmd_args, env))
+        allow_in_claude(project, args.scope)
+    elif args.client == "opencode":
+        config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        path = (
+            project / "opencode.json"
+            if args.scope == "project"
+            else config_home / "opencode" / "opencode.json"
+        )
+        merge_opencode(path, [command, *cmd_args], env)
     else:
         codex_home = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex")
         path = (
@@ -73,13 +88,72 @@ def install_command(args: argparse.Namespace) -> int:
         )
         merge_toml(path, codex_table(command, cmd_args, env))
     print(f"studio MCP server written to {path} ({args.client}, {args.scope} scope)")
-    if args.client == "claude":
-        if args.scope == "project":
-            print("Claude Code asks to approve project servers when it starts in this directory")
-        print("check it with `claude mcp list` (it starts the server and reports ✔ Connected)")
-    else:
-        print("check it with `codex mcp list`")
+    print(f"check it with `{CHECK[args.client]}`")
     return 0
+
+
+CHECK = {
+    "claude": "claude mcp list` (it starts the server and reports ✔ Connected",
+    "codex": "codex mcp list",
+    "opencode": "opencode mcp list",
+}
+CLAUDE_ALLOW = "mcp__studio"
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text() or "{}")
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{path} is not valid JSON ({exc}); fix it first") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path} does not hold a JSON object; fix it first")
+    return data
+
+
+def _add_once(data: dict[str, Any], key: str, value: str, path: Path) -> None:
+    items = data.setdefault(key, [])
+    if not isinstance(items, list):
+        raise InvalidInput(f"{key!r} in {path} is not a list; fix it first")
+    if value not in items:
+        items.append(value)
+
+
+def allow_in_claude(project: Path, scope: str) -> Path:
+    """Allow every studio tool (and, for a project's `.mcp.json`, the server itself) in the
+    settings file Claude Code reads for that scope."""
+    if scope == "project":
+        path = project / ".claude" / "settings.local.json"
+    else:
+        path = Path.home() / ".claude" / "settings.json"
+    data = _json_object(path)
+    permissions = data.setdefault("permissions", {})
+    if not isinstance(permissions, dict):
+        raise InvalidInput(f"'permissions' in {path} is not an object; fix it first")
+    _add_once(permissions, "allow", CLAUDE_ALLOW, path)
+    if scope == "project":
+        _add_once(data, "enabledMcpjsonServers", SERVER_NAME, path)
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def merge_opencode(path: Path, command: list[str], env: dict[str, str]) -> None:
+    """`mcp.studio` and a rule allowing its tools (OpenCode names them studio_<tool>)."""
+    data = _json_object(path)
+    servers = data.setdefault("mcp", {})
+    if not isinstance(servers, dict):
+        raise InvalidInput(f"'mcp' in {path} is not an object; fix it first")
+    servers[SERVER_NAME] = {"type": "local", "command": command, "enabled": True}
+    if env:
+        servers[SERVER_NAME]["environment"] = env
+    permission = data.get("permission")
+    if isinstance(permission, str):  # one rule for every tool: keep it as the fallback
+        permission = {"*": permission}
+    permission = permission if isinstance(permission, dict) else {}
+    permission[f"{SERVER_NAME}_*"] = "allow"
+    data["permission"] = permission
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def studio_command() -> tuple[str, list[str]]:
@@ -112,14 +186,7 @@ def claude_entry(command: str, cmd_args: list[str], env: dict[str, str]) -> dict
 
 def merge_json(path: Path, entry: dict[str, Any]) -> None:
     """Set `mcpServers.studio` in a JSON file, keeping every other key as it was."""
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            data = json.loads(path.read_text() or "{}")
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{path} is not valid JSON ({exc}); fix it first") from None
-        if not isinstance(data, dict):
-            raise InvalidInput(f"{path} does not hold a JSON object; fix it first")
+    data = _json_object(path)
     servers = data.setdefault("mcpServers", {})
     if not isinstance(servers, dict):
         raise InvalidInput(f"'mcpServers' in {path} is not an object; fix it first")
@@ -133,6 +200,7 @@ def codex_table(command: str, cmd_args: list[str], env: dict[str, str]) -> str:
         f"command = {_toml_str(command)}",
         f"args = [{', '.join(_toml_str(a) for a in cmd_args)}]",
         f"tool_timeout_sec = {CODEX_TOOL_TIMEOUT_S}",
+        'default_tools_approval_mode = "approve"',
     ]
     if env:
         lines += ["", f"[mcp_servers.{SERVER_NAME}.env]"]

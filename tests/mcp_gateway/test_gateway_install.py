@@ -108,3 +108,50 @@ def test_unreadable_files_are_left_alone(tmp_path, isolated_home, capsys):
     assert main(["install", "codex", "--scope", "user"]) == 1
     assert "defines mcp_servers.studio inline" in capsys.readouterr().err
     assert "inline" in config.read_text()
+
+
+def test_claude_install_allows_the_studio_tools_in_its_settings(tmp_path, isolated_home):
+    project = tmp_path / "repo"
+    (project / ".claude").mkdir(parents=True)
+    (project / ".claude" / "settings.local.json").write_text(
+        json.dumps({"permissions": {"allow": ["Bash(ls)"]}, "model": "x"})
+    )
+    assert main(["install", "claude", "--dir", str(project)]) == 0
+    assert main(["install", "claude", "--dir", str(project)]) == 0  # idempotent
+    local = json.loads((project / ".claude" / "settings.local.json").read_text())
+    assert local["permissions"]["allow"] == ["Bash(ls)", "mcp__studio"]
+    assert local["enabledMcpjsonServers"] == ["studio"] and local["model"] == "x"
+    assert main(["install", "claude", "--scope", "user"]) == 0
+    user = json.loads((isolated_home / ".claude" / "settings.json").read_text())
+    assert user == {"permissions": {"allow": ["mcp__studio"]}}
+
+
+def test_codex_install_approves_the_studio_tools(tmp_path):
+    project = tmp_path / "repo"
+    project.mkdir()
+    assert main(["install", "codex", "--dir", str(project)]) == 0
+    table = tomllib.loads((project / ".codex" / "config.toml").read_text())["mcp_servers"]
+    assert table["studio"]["default_tools_approval_mode"] == "approve"
+
+
+def test_opencode_install_merges_its_config(tmp_path, isolated_home, monkeypatch, capsys):
+    project = tmp_path / "repo"
+    project.mkdir()
+    (project / "opencode.json").write_text(
+        json.dumps({"model": "a/b", "permission": "ask", "mcp": {"other": {"type": "remote"}}})
+    )
+    monkeypatch.setenv("STUDIO_TEAM", "acme")
+    assert main(["install", "opencode", "--dir", str(project)]) == 0
+    data = json.loads((project / "opencode.json").read_text())
+    assert data["model"] == "a/b" and data["mcp"]["other"] == {"type": "remote"}
+    studio = data["mcp"]["studio"]
+    assert studio["type"] == "local" and studio["command"][-1] == "mcp"
+    assert studio["environment"] == {"STUDIO_TEAM": "acme"}
+    assert data["permission"] == {"*": "ask", "studio_*": "allow"}
+    assert "opencode mcp list" in capsys.readouterr().out
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(isolated_home / "cfg"))
+    assert main(["install", "opencode", "--scope", "user"]) == 0
+    user = json.loads((isolated_home / "cfg" / "opencode" / "opencode.json").read_text())
+    assert user["permission"] == {"studio_*": "allow"}
+    (project / "opencode.json").write_text("[1]")
+    assert main(["install", "opencode", "--dir", str(project)]) != 0
