@@ -1,4 +1,4 @@
-"""`studio hook EVENT`: what Claude Code / Codex run on every hook event.
+"""`studio hook EVENT`: what Claude Code and Codex run on every hook event.
 
 It runs on every tool use, so it is as small as a Python program gets: no json, pathlib or
 socket module (their imports cost more than the round trip), one exchange over a unix socket
@@ -30,9 +30,6 @@ def run(argv: list[str]) -> int:
     if not agent:
         return 0  # not a studio-managed session
     payload = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
-    # Codex's notify passes its JSON as the last argument instead of stdin.
-    if not payload.strip() and len(argv) > 1:
-        payload = argv[-1].encode()
     home = os.environ.get("STUDIO_HOME") or os.path.join(os.path.expanduser("~"), ".studio")
     path = socket_path(home, os.environ.get("STUDIO_TEAM", "main"))
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)

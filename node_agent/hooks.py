@@ -1,8 +1,9 @@
 """The daemon's side of `studio hook EVENT`: turn-state from hook events, and the replies that
 put mail (and file conflicts) in front of the model at its next turn boundary.
 
-Replies use Claude Code's hook output format; Codex's notify sends `codex-notify` at the end of
-each turn, which maps to Stop.
+Events come from Claude Code's and Codex's hooks (the same names and payloads), from the
+OpenCode plugin, and from the gateway (`mcp-ready`). Replies use the Claude-compatible hook
+output format, which Codex and the plugin read too.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ async def _new_mail(node: Node, agent: LocalAgent) -> tuple[list[Message], int]:
 
 # "resumed": the OpenCode plugin saw a permission prompt answered.
 TURN_START = frozenset({"UserPromptSubmit", "PostToolUse", "PreToolUse", "resumed"})
-TURN_END = frozenset({"Stop", "codex-notify"})
+TURN_END = frozenset({"Stop"})
 # A turn that ended without completing: Claude Code's StopFailure (API error), Codex's
 # Interrupt (Esc), the OpenCode plugin's session error.
 TURN_FAILED = frozenset({"StopFailure", "Interrupt", "turn-failed"})
@@ -78,7 +79,7 @@ async def handle(node: Node, event: str, agent_id: str, payload: dict) -> dict[s
             if new:
                 output = _context(event, _mail_line(new, unread))
     elif event in TURN_END:
-        output = await _on_stop(node, agent, event, payload)
+        output = await _on_stop(node, agent, payload)
     elif event in TURN_FAILED:
         agent.set_state(AgentState.idle, Source.hook)
         delay = agent.wake_failed(f"its last turn failed ({_failure(payload)})")
@@ -116,11 +117,10 @@ async def _wake_soon(node: Node, agent: LocalAgent) -> None:
         log.warning("wake_failed", agent=str(agent.id), error=str(exc))
 
 
-async def _on_stop(node: Node, agent: LocalAgent, event: str, payload: dict) -> dict | None:
-    """Keep the turn going while unread mail waits (once: respect stop_hook_active). Codex's
-    notify cannot continue a turn, so it only marks the turn's end."""
+async def _on_stop(node: Node, agent: LocalAgent, payload: dict) -> dict | None:
+    """Keep the turn going while unread mail waits (once: respect stop_hook_active)."""
     agent.turn_completed()
-    if event == "Stop" and not payload.get("stop_hook_active"):
+    if not payload.get("stop_hook_active"):
         unread = await messages.peek_unread(node.broker, agent.id, limit=5)
         if unread.count:
             agent.announced.update(m.id for m in unread.messages)
