@@ -33,7 +33,8 @@ from broker.logs import configure_logging
 from broker.models import AgentKind
 from broker.server import single_node
 from broker.settings import load_settings
-from tests.agents.conftest import CLIS, Team, pointer, saw
+from tests.agents.conftest import Team, pointer, saw
+from tests.agents.installed import CLIS
 from tests.agents.model_script import Hold, Say
 from tests.agents.model_server import serve
 from tests.node_agent.conftest import Studio

@@ -9,7 +9,6 @@ as `studio spawn` does it, with the CLI's provider settings passed as the window
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -22,14 +21,11 @@ from broker import control, messages, presence
 from broker.models import AgentInfo, AgentKind
 from broker.names import AgentId
 from tests.agents import cli_claude, cli_codex, cli_opencode
+from tests.agents.installed import CLIS
 from tests.agents.model_script import Script, Turn
 from tests.agents.model_server import serve
 from tests.node_agent.conftest import Studio, studio  # noqa: F401 (fixture)
 
-CLIS = Path(
-    os.environ.get("STUDIO_AGENT_CLIS")
-    or Path.home() / ".cache" / "studio" / "agent-clis" / "node_modules" / ".bin"
-)
 PREPARE = {
     AgentKind.claude: cli_claude.prepare,
     AgentKind.codex: cli_codex.prepare,

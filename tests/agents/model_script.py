@@ -39,6 +39,16 @@ class Turn:
         return next((t for t in self.tools if t.endswith(suffix)), None)
 
 
+def text_of(value: Any) -> str:
+    """The text of a message's content or a tool output: a string, or a list of parts of
+    which the text ones count (both OpenAI APIs use this shape)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n".join(part.get("text", "") for part in value if isinstance(part, dict))
+    return ""
+
+
 @dataclass
 class Say:
     text: str

@@ -21,19 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.agents.model_script import Call, Fail, Hold, Say, Script, Turn
+from tests.agents.model_script import Call, Fail, Hold, Say, Script, Turn, text_of
 
 _ids = itertools.count(1)
 _RETRIED = {408, 409, 429}
-
-
-def _text(content: Any) -> str:
-    """A message's `content`: a string, or a list of parts of which the text ones count."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
 
 
 def read_turn(body: dict[str, Any]) -> Turn:
@@ -45,9 +36,9 @@ def read_turn(body: dict[str, Any]) -> Turn:
         provider="chat",
         body=body,
         tools=tools,
-        text="\n".join(_text(m.get("content")) for m in messages),
-        last_user=_text(messages[last_user_at].get("content")) if last_user_at >= 0 else "",
-        tool_results=[_text(m.get("content")) for m in after if m.get("role") == "tool"],
+        text="\n".join(text_of(m.get("content")) for m in messages),
+        last_user=text_of(messages[last_user_at].get("content")) if last_user_at >= 0 else "",
+        tool_results=[text_of(m.get("content")) for m in after if m.get("role") == "tool"],
         last_is_tool_result=bool(messages) and messages[-1].get("role") == "tool",
     )
 

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.agents.model_script import Call, Fail, Hold, Say, Script, Turn
+from tests.agents.model_script import Call, Fail, Hold, Say, Script, Turn, text_of
 
 Json = dict[str, Any]
 _OUTPUTS = ("function_call_output", "custom_tool_call_output")
@@ -43,27 +43,18 @@ def _tools(body: Json) -> dict[str, tuple[str | None, str]]:
     return tools
 
 
-def _text(value: Any) -> str:
-    """The text of a message's `content` or of a tool output: a string or a list of parts."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "\n".join(part.get("text", "") for part in value if isinstance(part, dict))
-    return ""
-
-
 def to_turn(body: Json) -> Turn:
     items: list[Json] = [item for item in body.get("input", []) if isinstance(item, dict)]
     texts = [body.get("instructions") or ""]
     last_user, after_user = "", 0
     for i, item in enumerate(items):
         if item.get("type", "message") == "message":
-            texts.append(_text(item.get("content")))
+            texts.append(text_of(item.get("content")))
             if item.get("role") == "user":
                 last_user, after_user = texts[-1], i + 1
         elif item.get("type") in _OUTPUTS:
-            texts.append(_text(item.get("output")))
-    results = [_text(it.get("output")) for it in items[after_user:] if it.get("type") in _OUTPUTS]
+            texts.append(text_of(item.get("output")))
+    results = [text_of(it.get("output")) for it in items[after_user:] if it.get("type") in _OUTPUTS]
     return Turn(
         provider="responses",
         body=body,

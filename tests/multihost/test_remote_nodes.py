@@ -17,6 +17,17 @@ from tests.multihost.netlab import RemoteError
 STUDIO = str(Path(sys.executable).parent / "studio")
 
 
+async def screen_showing(a, agent: str, text: str, within: float = 20) -> str:
+    """b's screen of `agent`, peeked from a until it shows `text`."""
+    deadline = time.monotonic() + within
+    screen = ""
+    while text not in screen:
+        assert time.monotonic() < deadline, f"screen:\n{screen}"
+        await asyncio.sleep(0.3)
+        screen = await a.call("control_peek", node="b", agent=agent)
+    return screen
+
+
 async def test_spawn_message_and_peek_on_another_host(site: Site, tmp_path: Path) -> None:
     deployment = site.deploy()
     socket = f"studio-mh-{os.getpid()}"
@@ -50,24 +61,14 @@ async def test_spawn_message_and_peek_on_another_host(site: Site, tmp_path: Path
         await asyncio.sleep(1.0)  # let the shell draw its prompt
         await a.call("send", sender="a.lead", to="b.worker", body="build the docs please")
         # b's daemon types `studio inbox --new` into the idle shell; the mail shows on screen.
-        deadline = time.monotonic() + 20
-        screen = ""
-        while "build the docs please" not in screen:
-            assert time.monotonic() < deadline, f"screen:\n{screen}"
-            await asyncio.sleep(0.3)
-            screen = await a.call("control_peek", node="b", agent="worker")
+        await screen_showing(a, "worker", "build the docs please")
         # A first prompt, under b's credentials: b's daemon sends it as b.studio and names a.lead.
         planner = await a.call(
             "control_spawn", node="b", name="planner", kind="shell", cwd=str(tmp_path),
             prompt="write the release notes", requested_by="a.lead",
         )  # fmt: skip
         assert planner == "b.planner"
-        deadline = time.monotonic() + 20
-        screen = ""
-        while "write the release notes" not in screen:
-            assert time.monotonic() < deadline, f"screen:\n{screen}"
-            await asyncio.sleep(0.3)
-            screen = await a.call("control_peek", node="b", agent="planner")
+        screen = await screen_showing(a, "planner", "write the release notes")
         assert "b.studio" in screen and "your task from a.lead" in screen, screen
         for name in ("worker", "planner"):
             assert await a.call("control_stop", node="b", agent=name) is True
