@@ -9,7 +9,7 @@ from __future__ import annotations
 import structlog
 from nats.js import api
 
-from broker import events
+from broker import events, records
 from broker.connection import Broker
 from broker.errors import AmbiguousAgent, UnknownAgent
 from broker.models import AgentKind, AgentRecord
@@ -45,8 +45,12 @@ async def register(
     kv = await bucket(broker, broker.names.registry_bucket)
     existing = await kv_get(kv, _key(agent))
     record = AgentRecord(id=str(agent), kind=kind, role=role)
-    if existing:
-        previous = AgentRecord.model_validate_json(existing.value)
+    previous = (
+        records.parse(broker, AgentRecord, existing.value, where=_where(broker, _key(agent)))
+        if existing
+        else None
+    )
+    if previous is not None:
         record.registered_at = previous.registered_at
         if previous.model_dump(exclude={"registered_at"}) == record.model_dump(
             exclude={"registered_at"}
@@ -79,9 +83,21 @@ async def unregister(broker: Broker, agent: AgentId) -> None:
 
 async def registered(broker: Broker) -> list[AgentRecord]:
     kv = await bucket(broker, broker.names.registry_bucket)
-    records = [AgentRecord.model_validate_json(e.value) for e in await kv_entries(kv)]
-    broker.known_agents.update(r.id for r in records)
-    return sorted(records, key=lambda r: r.id)
+    found = []
+    for entry in await kv_entries(kv):
+        where = _where(broker, entry.key)
+        record = records.parse(broker, AgentRecord, entry.value, where=where)
+        if record is not None and _key(AgentId.parse(record.id)) != entry.key:
+            records.skipped(broker, where, f"its body says {record.id!r}")
+            record = None
+        if record is not None:
+            found.append(record)
+    broker.known_agents.update(r.id for r in found)
+    return sorted(found, key=lambda r: r.id)
+
+
+def _where(broker: Broker, key: str) -> str:
+    return f"{broker.names.registry_bucket}/{key}"
 
 
 async def is_registered(broker: Broker, agent: AgentId) -> bool:

@@ -79,9 +79,9 @@ def node_permissions(team: str, node: str) -> Permissions:
         # messages and broadcast copies: the sender (this node) is in the subject
         f"{n.prefix}.msg.*.*.{node}.*",
         f"{n.prefix}.note.{node}.*",
-        f"{n.prefix}.event.>",
-        # requests to any node's control service
-        f"{n.prefix}.node.*.ctl.*",
+        f"{n.prefix}.event.{node}.*",
+        # requests to any node's control service, signed with this node's name
+        f"{n.prefix}.node.*.ctl.*.{node}",
         # shared board and leases (compare-and-set on revisions), own presence and registry
         f"$KV.{n.tasks_bucket}.>",
         f"$KV.{n.leases_bucket}.>",
@@ -96,8 +96,8 @@ def node_permissions(team: str, node: str) -> Permissions:
         # durable cursors: one per own agent on the own inbox; one per agent on the notes
         f"$JS.API.CONSUMER.CREATE.{inbox}.*.{n.prefix}.msg.{node}.*.>",
         f"$JS.API.CONSUMER.CREATE.{n.notes_stream}.*.{n.prefix}.note.>",
-        # unread counts (own cursors) and KV listings (end of an ordered read)
-        *(f"$JS.API.CONSUMER.INFO.{s}.*" for s in (inbox, *kv_streams)),
+        # unread counts (own cursors), KV listings and event reads (end of an ordered read)
+        *(f"$JS.API.CONSUMER.INFO.{s}.*" for s in (inbox, n.events_stream, *kv_streams)),
         f"$JS.API.CONSUMER.DELETE.{inbox}.*",
         *(f"$JS.API.CONSUMER.MSG.NEXT.{s}.*" for s in (inbox, n.notes_stream)),
         # acks, also +WPI/+NAK/+TERM: allow_responses grants only one reply per message

@@ -48,6 +48,8 @@ class Broker:
     pullers: dict[str, Any] = field(default_factory=dict)
     # Nodes whose inbox stream is known to exist.
     provisioned_nodes: set[str] = field(default_factory=set)
+    # Bad records already reported (see broker.records): each is logged once.
+    bad_records: set[str] = field(default_factory=set)
 
     @property
     def team(self) -> str:

@@ -188,7 +188,7 @@ async def request(
         ) from None
     if not isinstance(payload, REQUESTS[verb]):
         raise TypeError(f"{verb.value} takes a {REQUESTS[verb].__name__}")
-    subject = broker.names.control_subject(node, verb.value)
+    subject = broker.names.control_subject(node, verb.value, broker.settings.node)
     wait = timeout_s if timeout_s is not None else broker.settings.request_timeout_s
     try:
         msg = await broker.nc.request(subject, payload.model_dump_json().encode(), timeout=wait)

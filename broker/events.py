@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import structlog
+from nats.aio.msg import Msg
 
+from broker import records
 from broker.connection import Broker
 from broker.models import Event
 from broker.pull import snapshot, stream_from_now
@@ -26,8 +28,8 @@ async def emit(
     task: str | None = None,
     **data: object,
 ) -> Event | None:
-    event = Event(kind=kind, agent=agent, task=task, data=data)
-    subject = broker.names.event_subject(kind)
+    event = Event(kind=kind, node=broker.settings.node, agent=agent, task=task, data=data)
+    subject = broker.names.event_subject(broker.settings.node, kind)
     try:
         # No wait for the stream's ack: an event is a notice about a write that already
         # happened, and waiting would add a round trip to every claim and update.
@@ -57,17 +59,28 @@ async def watch(
     broker: Broker, kind: str | None = None, *, history: bool = False
 ) -> AsyncIterator[Event]:
     """Yield events as they happen (from now, or from the start of retention)."""
-    subject = broker.names.event_subject(kind or ">")
+    subject = broker.names.event_filter(kind)
     async for msg in stream_from_now(broker, subject, broker.names.events_stream, history=history):
-        yield Event.model_validate_json(msg.data)
+        if (event := _read_event(broker, msg)) is not None:
+            yield event
 
 
 async def _read(
     broker: Broker, start_seq: int, kind: str | None, stop_at: int
 ) -> AsyncIterator[Event]:
-    subject = broker.names.event_subject(kind or ">")
+    subject = broker.names.event_filter(kind)
     reader = snapshot(
         broker, subject, broker.names.events_stream, start_seq=start_seq, stop_seq=stop_at
     )
     async for msg in reader:
-        yield Event.model_validate_json(msg.data)
+        if (event := _read_event(broker, msg)) is not None:
+            yield event
+
+
+def _read_event(broker: Broker, msg: Msg) -> Event | None:
+    """An event, attributed to the node its subject names (whatever its body says)."""
+    node = broker.names.event_node(msg.subject)
+    event = records.parse(broker, Event, msg.data, where=f"event {msg.subject}")
+    if event is None or node is None:
+        return None
+    return event.model_copy(update={"node": node})

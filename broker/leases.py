@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 from datetime import timedelta
 
-from broker import events
+from broker import events, records
 from broker.connection import Broker
 from broker.errors import InvalidInput, LeaseConflict
 from broker.models import Lease, LeaseConflictInfo, LeaseHolder, utcnow
@@ -46,7 +46,11 @@ async def list_leases(broker: Broker) -> list[Lease]:
     kv = await bucket(broker, broker.names.leases_bucket)
     leases = []
     for entry in await kv_entries(kv):
-        lease = Lease.model_validate_json(entry.value)
+        lease = records.parse(
+            broker, Lease, entry.value, where=f"{broker.names.leases_bucket}/{entry.key}"
+        )
+        if lease is None:
+            continue
         lease.holders = _live(lease)
         if lease.holders:
             leases.append(lease)
@@ -94,7 +98,12 @@ async def _write_holder(
     key = encode_path(path)
     while True:
         entry, revision = await kv_read(kv, key)
-        lease = Lease.model_validate_json(entry.value) if entry else Lease(path=path)
+        stored = (
+            records.parse(broker, Lease, entry.value, where=f"{broker.names.leases_bucket}/{key}")
+            if entry
+            else None
+        )
+        lease = stored or Lease(path=path)  # an unreadable lease is replaced
         lease.holders = [h for h in _live(lease) if h.agent != str(agent)]
         if holder:
             lease.holders.append(holder)

@@ -9,11 +9,11 @@ A process that dies in between leaves the message un-acked and it is delivered a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import structlog
 from nats.aio.msg import Msg
 from nats.js.errors import APIError
 from pydantic import ValidationError
@@ -29,6 +29,28 @@ from broker.publish import publish
 from broker.pull import next_subject, pull, snapshot
 
 MAX_SUBJECT_CHARS = 200
+
+
+log = structlog.get_logger(__name__)
+
+
+def read_message(broker: Broker, msg: Msg) -> Message | None:
+    """A stored message as its reader sees it, or None for a record that is not one (skipped,
+    never fatal). Sender and recipient come from the subject, which the broker checked,
+    never from the body, which the sender wrote."""
+    parties = broker.names.msg_parties(msg.subject)
+    try:
+        message = Message.model_validate_json(msg.data)
+    except ValidationError:
+        message = None
+    if message is None or parties is None:
+        log.warning("bad_message_skipped", subject=msg.subject)
+        return None
+    recipient, sender = parties
+    if message.sender != str(sender) or message.to != str(recipient):
+        log.warning("message_parties_corrected", claimed=message.sender, sender=str(sender))
+        message = message.model_copy(update={"sender": str(sender), "to": str(recipient)})
+    return message
 
 
 @dataclass
@@ -157,9 +179,8 @@ async def fetch(
                 raws += await pull(broker, api_subject, limit - 1, wait_s=0)
     deliveries = []
     for raw in raws:
-        try:
-            message = Message.model_validate_json(raw.data)
-        except ValidationError:
+        message = read_message(broker, raw)
+        if message is None:
             await raw.term()  # not a studio message; never redeliver it
             continue
         deliveries.append(Delivery(message, raw, raw.metadata.num_delivered > 1))
@@ -213,8 +234,8 @@ async def _scan_inbox(broker: Broker, agent: AgentId) -> AsyncIterator[Message]:
     if not info.state.subjects:
         return
     async for msg in snapshot(broker, broker.names.inbox_filter(agent), stream):
-        with contextlib.suppress(ValidationError):
-            yield Message.model_validate_json(msg.data)
+        if (message := read_message(broker, msg)) is not None:
+            yield message
 
 
 @dataclass
@@ -243,6 +264,6 @@ async def peek_unread(broker: Broker, agent: AgentId, limit: int = 20) -> Unread
         limit=limit,
     )
     async for msg in reader:
-        with contextlib.suppress(ValidationError):
-            found.append(Message.model_validate_json(msg.data))
+        if (message := read_message(broker, msg)) is not None:
+            found.append(message)
     return Unread(count, found)

@@ -177,6 +177,8 @@ class Note(BaseModel):
 class Event(BaseModel):
     id: str = Field(default_factory=new_ulid)
     kind: str
+    # The node that emitted it, from the subject the broker checked (set when read).
+    node: str = ""
     agent: str | None = None
     task: str | None = None
     data: dict = Field(default_factory=dict)

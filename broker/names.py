@@ -11,7 +11,7 @@ import base64
 import re
 from dataclasses import dataclass
 
-from broker.errors import InvalidName
+from broker.errors import InvalidName, StudioError
 
 NAME_RULE = "1-32 characters: lowercase letters, digits and '-', starting with a letter or digit"
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
@@ -94,6 +94,19 @@ class Names:
     def msg_subject(self, to: AgentId, sender: AgentId) -> str:
         return f"{self.prefix}.msg.{to.node}.{to.name}.{sender.node}.{sender.name}"
 
+    def msg_parties(self, subject: str) -> tuple[AgentId, AgentId] | None:
+        """(recipient, sender) named by a message's subject: the broker lets a node publish
+        only with its own agents as the sender there, so this, not the body, says who sent
+        it. None for a subject that is not a message's."""
+        head = f"{self.prefix}.msg."
+        tokens = subject[len(head) :].split(".") if subject.startswith(head) else []
+        if len(tokens) != 4:
+            return None
+        try:
+            return AgentId(tokens[0], tokens[1]), AgentId(tokens[2], tokens[3])
+        except StudioError:
+            return None
+
     def inbox_filter(self, agent: AgentId) -> str:
         return f"{self.prefix}.msg.{agent.node}.{agent.name}.>"
 
@@ -107,12 +120,30 @@ class Names:
     def note_subject(self, sender: AgentId) -> str:
         return f"{self.prefix}.note.{sender.node}.{sender.name}"
 
+    def note_sender(self, subject: str) -> AgentId | None:
+        """The author a note's subject names (enforced per node, like a message's sender)."""
+        head = f"{self.prefix}.note."
+        tokens = subject[len(head) :].split(".") if subject.startswith(head) else []
+        try:
+            return AgentId(tokens[0], tokens[1]) if len(tokens) == 2 else None
+        except StudioError:
+            return None
+
     @property
     def notes_stream(self) -> str:
         return f"STUDIO_{self._upper}_NOTES"
 
-    def event_subject(self, kind: str, *parts: str) -> str:
-        return ".".join([f"{self.prefix}.event", kind, *parts])
+    def event_subject(self, node: str, kind: str) -> str:
+        """`node` is the emitter: a node may publish events only under its own name."""
+        return f"{self.prefix}.event.{node}.{kind}"
+
+    def event_filter(self, kind: str | None) -> str:
+        return f"{self.prefix}.event.*.{kind}" if kind else f"{self.prefix}.event.>"
+
+    def event_node(self, subject: str) -> str | None:
+        head = f"{self.prefix}.event."
+        tokens = subject[len(head) :].split(".") if subject.startswith(head) else []
+        return tokens[0] if len(tokens) == 2 else None
 
     @property
     def events_stream(self) -> str:
@@ -138,5 +169,14 @@ class Names:
         return f"studio_{self.team.replace('-', '_')}_leases"
 
     # node control
-    def control_subject(self, node: str, verb: str) -> str:
-        return f"{self.prefix}.node.{node}.ctl.{verb}"
+    def control_subject(self, node: str, verb: str, requester: str) -> str:
+        """A request to `node`'s daemon. The last token is the requesting node: a node may
+        publish control requests only under its own name, so the daemon reads who asks from
+        here (a reply subject, by contrast, is whatever the requester sets)."""
+        return f"{self.prefix}.node.{node}.ctl.{verb}.{requester}"
+
+    def control_requester(self, subject: str, node: str) -> tuple[str, str] | None:
+        """(verb, requesting node) of a request to `node`'s control service."""
+        head = f"{self.prefix}.node.{node}.ctl."
+        tokens = subject[len(head) :].split(".") if subject.startswith(head) else []
+        return (tokens[0], tokens[1]) if len(tokens) == 2 else None

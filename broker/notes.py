@@ -3,8 +3,10 @@ cursor (a durable consumer), so each agent sees each note once in `read_notes`."
 
 from __future__ import annotations
 
+from nats.aio.msg import Msg
 from nats.js import api
 
+from broker import records
 from broker.connection import Broker
 from broker.errors import InvalidInput
 from broker.models import Note
@@ -50,4 +52,15 @@ async def read_new(broker: Broker, agent: AgentId, limit: int = 20) -> list[Note
     raws = await pull(broker, next_subject(stream, _consumer(agent)), limit, wait_s=0)
     if raws:
         await raws[-1].ack()  # AckPolicy.ALL: acks everything up to here
-    return [Note.model_validate_json(r.data) for r in raws]
+    return [note for raw in raws if (note := _read(broker, raw)) is not None]
+
+
+def _read(broker: Broker, raw: Msg) -> Note | None:
+    """A note, its author taken from the subject the broker checked (not from the body)."""
+    note = records.parse(
+        broker, Note, raw.data, where=f"{raw.subject}@{raw.metadata.sequence.stream}"
+    )
+    author = broker.names.note_sender(raw.subject)
+    if note is None or author is None:
+        return None
+    return note if note.sender == str(author) else note.model_copy(update={"sender": str(author)})

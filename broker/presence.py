@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from broker import agents, events
+from broker import agents, events, records
 from broker.connection import Broker
 from broker.errors import InvalidInput
 from broker.models import AgentInfo, AgentKind, AgentState, utcnow
@@ -46,9 +46,21 @@ async def live(broker: Broker) -> dict[str, AgentInfo]:
     kv = await bucket(broker, broker.names.agents_bucket)
     found = {}
     for entry in await kv_entries(kv):
-        info = AgentInfo.model_validate_json(entry.value)
-        found[info.id] = info
+        info = _read(broker, entry.key, entry.value)
+        if info is not None:
+            found[info.id] = info
     return found
+
+
+def _read(broker: Broker, key: str, value: bytes | None) -> AgentInfo | None:
+    """A presence record, if it is one and speaks for the agent its key names: a node may
+    write only its own agents' keys, so a body naming another agent is a forgery."""
+    where = f"{broker.names.agents_bucket}/{key}"
+    info = records.parse(broker, AgentInfo, value, where=where)
+    if info is not None and (_key(info.id) != key or info.node != info.id.split(".")[0]):
+        records.skipped(broker, where, f"its body says {info.id!r}")
+        return None
+    return info
 
 
 async def list_agents(
@@ -88,7 +100,9 @@ async def watch(broker: Broker) -> AsyncIterator[tuple[str, AgentInfo | None]]:
             if entry is None:
                 continue
             if entry.value and entry.operation not in ("DEL", "PURGE"):
-                yield entry.key, AgentInfo.model_validate_json(entry.value)
+                info = _read(broker, entry.key, entry.value)
+                if info is not None:
+                    yield entry.key, info
             else:
                 yield entry.key, None
     finally:

@@ -13,7 +13,7 @@ import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -74,6 +74,11 @@ class Settings(BaseModel):
     # Variables every agent window gets on this node, over the daemon's own environment
     # (e.g. ANTHROPIC_BASE_URL, OPENAI_API_KEY); `studio spawn --env` adds per agent.
     agent_env: dict[str, str] = Field(default_factory=dict)
+    # What other nodes of the team may ask this node's daemon (node_agent/policy.py):
+    # "agents" (known agent CLIs, stop, kick), "all" (also shells and command lines), "none".
+    remote_control: Literal["none", "agents", "all"] = "agents"
+    # Other nodes may read this node's agent screens (which can show printed mail).
+    remote_peek: bool = True
 
     @field_validator("nats_url", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from broker import agents, events, messages
+from broker import agents, events, messages, records
 from broker.connection import Broker
 from broker.errors import (
     DependencyCycle,
@@ -55,7 +55,9 @@ async def get(broker: Broker, tid: str) -> Task:
     entry = await kv_get(kv, _key(tid))
     if entry is None:
         raise TaskNotFound(f"no task {tid}; `list_tasks` shows the board")
-    task = Task.model_validate_json(entry.value)
+    task = records.parse(broker, Task, entry.value, where=f"{broker.names.tasks_bucket}/{tid}")
+    if task is None:
+        raise TaskNotFound(f"task {tid} is stored unreadably; create a new task instead")
     task.revision = entry.revision
     return task
 
@@ -68,7 +70,10 @@ async def list_tasks(
     kv = await bucket(broker, broker.names.tasks_bucket)
     tasks = []
     for entry in await kv_entries(kv, "task.*"):
-        task = Task.model_validate_json(entry.value)
+        where = f"{broker.names.tasks_bucket}/{entry.key}"
+        task = records.parse(broker, Task, entry.value, where=where)
+        if task is None:
+            continue
         task.revision = entry.revision
         if (status is None or task.status == status) and (
             assignee is None or task.assignee == assignee

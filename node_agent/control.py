@@ -13,6 +13,7 @@ import structlog
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
+from broker import events
 from broker.connection import checked_subscribe
 from broker.control import (
     REQUESTS,
@@ -31,10 +32,14 @@ from broker.control import (
 )
 from broker.errors import StudioError, UnknownAgent
 from broker.names import AgentId, is_full_id
-from node_agent import lifecycle, tmux, wake
+from node_agent import lifecycle, policy, tmux, wake
 from node_agent.state import LocalAgent, Node
 
 log = structlog.get_logger(__name__)
+
+
+class PolicyRefused(StudioError):
+    """This node's control policy does not let the requesting node do that."""
 
 
 def _local(node: Node, name: str) -> LocalAgent:
@@ -105,18 +110,28 @@ HANDLERS: dict[Verb, Callable[[Node, object], Awaitable[object]]] = {
 async def serve(node: Node) -> None:
     """Subscribe to this node's control subjects. Each request runs as its own task, so a slow
     graceful stop never delays a peek."""
-    prefix = node.broker.names.control_subject(node.settings.node, "")
+    names, me = node.broker.names, node.settings.node
 
     async def on_request(msg: Msg) -> None:
-        asyncio.get_running_loop().create_task(_answer(node, msg, msg.subject[len(prefix) :]))
+        parsed = names.control_requester(msg.subject, me)
+        if parsed is not None:
+            asyncio.get_running_loop().create_task(_answer(node, msg, *parsed))
 
-    await checked_subscribe(node.broker, prefix + "*", cb=on_request)
+    await checked_subscribe(node.broker, names.control_subject(me, "*", "*"), cb=on_request)
 
 
-async def _answer(node: Node, msg: Msg, verb_text: str) -> None:
+async def _answer(node: Node, msg: Msg, verb_text: str, requester: str) -> None:
     try:
         verb = Verb(verb_text)
         request = REQUESTS[verb].model_validate_json(msg.data or b"{}")
+        request.requested_by = policy.requested_by(request, requester)
+        target = getattr(request, "agent", None)
+        kind = _local(node, target).kind if isinstance(target, str) else None
+        refused = policy.refusal(node.settings, requester, verb, request, kind)
+        if refused:
+            await events.emit(node.broker, "control_refused", verb=verb.value, requester=requester)
+            log.warning("control_refused", verb=verb.value, requester=requester)
+            raise PolicyRefused(refused)
         reply = await HANDLERS[verb](node, request)
         data = reply.model_dump_json().encode()  # type: ignore[attr-defined]
     except ValueError as exc:

@@ -22,6 +22,7 @@ import structlog
 from broker import messages
 from broker.models import AgentKind, AgentState, Message
 from broker.names import is_full_id
+from broker.text import terminal_safe
 from node_agent import clis, tmux
 from node_agent.state import LocalAgent, Node
 
@@ -114,8 +115,10 @@ def _retry_after_cooldown(node: Node, agent: LocalAgent, delay: float) -> None:
 
 
 async def type_text(node: Node, agent: LocalAgent, text: str) -> bool:
-    """A kick: type `text` if (and only if) the agent is idle with an empty input line."""
-    if agent.state != AgentState.idle or agent.stopping:
+    """A kick: type `text` if (and only if) the agent is idle with an empty input line. It is
+    typed as one line with no control characters: nothing in it can act as a keystroke."""
+    text = terminal_safe(text, multiline=False).strip()
+    if not text or agent.state != AgentState.idle or agent.stopping:
         return False
     if not await input_is_empty(node, agent):
         return False

@@ -88,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     configure_logging(args.log_level)
+    if args.command != "mcp":  # `studio mcp` speaks JSON-RPC on stdout, nothing else
+        from studio_cli.output import TerminalSafe
+
+        sys.stdout = TerminalSafe(sys.stdout)
     try:
         result = args.func(args)
         if inspect.iscoroutine(result):

@@ -7,27 +7,74 @@ so captured output stays clean.
 
 from __future__ import annotations
 
+import io
 import sys
 from datetime import UTC, datetime
+from typing import Any, TextIO
 
 from broker.models import Message
+from broker.text import terminal_safe
 
 LABEL_WIDTH = 9
+ERASE_LINE = "\r\x1b[2K"
 
 
 class Progress:
     """`start` shows what is being done (terminal only); `done` prints the result line."""
 
     def __init__(self) -> None:
-        self.tty = sys.stdout.isatty()
+        self.out = raw_stdout()
+        self.tty = self.out.isatty()
 
     def start(self, label: str, text: str) -> None:
         if self.tty:
-            print(f"\r\x1b[2K  {label:<{LABEL_WIDTH}} {text}", end="", flush=True)
+            self._line(f"{ERASE_LINE}  {label:<{LABEL_WIDTH}} {terminal_safe(text)}", end="")
 
     def done(self, label: str, text: str) -> None:
-        prefix = "\r\x1b[2K" if self.tty else ""
-        print(f"{prefix}  {label:<{LABEL_WIDTH}} {text}", flush=True)
+        prefix = ERASE_LINE if self.tty else ""
+        self._line(f"{prefix}  {label:<{LABEL_WIDTH}} {terminal_safe(text)}")
+
+    def _line(self, text: str, end: str = "\n") -> None:
+        self.out.write(text + end)
+        self.out.flush()
+
+
+def raw_stdout() -> TextIO:
+    """The real stdout, for output that carries our own escape codes (progress, colours)."""
+    return sys.stdout.raw if isinstance(sys.stdout, TerminalSafe) else sys.stdout
+
+
+class TerminalSafe(io.TextIOBase):
+    """stdout for every CLI command: what other agents wrote (bodies, notes, titles,
+    summaries) is printed here, so no escape sequence or control character gets through
+    (see broker.text). Rich's colours go to the real stream, from sanitised data."""
+
+    def __init__(self, raw: TextIO) -> None:
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        self.raw.write(terminal_safe(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def isatty(self) -> bool:
+        return self.raw.isatty()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+
+def safe_data(value: Any) -> Any:
+    """Every string in a JSON-like tree made one terminal-safe line (for table cells)."""
+    if isinstance(value, str):
+        return terminal_safe(value, multiline=False)
+    if isinstance(value, list):
+        return [safe_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: safe_data(v) for k, v in value.items()}
+    return value
 
 
 def clock(at: datetime | None) -> str:

@@ -21,7 +21,7 @@ from broker.names import AgentId
 from broker.settings import Settings
 from studio_cli.client import open_broker
 from studio_cli.context import add_identity_option, as_name, cli_identity, settings_from
-from studio_cli.output import clock
+from studio_cli.output import clock, raw_stdout, safe_data
 
 SCHEMA_VERSION = 1
 RECENT_EVENTS = 10
@@ -68,21 +68,25 @@ async def status_command(args: argparse.Namespace) -> int:
             else:
                 from rich.console import Console
 
-                Console().print(render(data))
+                Console(file=raw_stdout()).print(render(safe_data(data)))
             return 0
         if args.json:
             while True:
                 data = await snapshot(broker, settings, as_name(args), args.events)
                 print(json.dumps(data), flush=True)
                 await asyncio.sleep(args.interval)
+        from rich.console import Console
         from rich.live import Live
 
         data = await snapshot(broker, settings, as_name(args), args.events)
-        with Live(render(data), auto_refresh=False, screen=False) as live:
+        console = Console(file=raw_stdout())
+        with Live(
+            render(safe_data(data)), console=console, auto_refresh=False, screen=False
+        ) as live:
             while True:
                 await asyncio.sleep(args.interval)
                 data = await snapshot(broker, settings, as_name(args), args.events)
-                live.update(render(data), refresh=True)
+                live.update(render(safe_data(data)), refresh=True)
 
 
 async def _unread(broker: Broker, agent_id: str) -> int | None:

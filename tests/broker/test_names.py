@@ -35,7 +35,14 @@ def test_subjects_put_sender_in_the_subject():
     assert names.msg_subject(to, sender) == "studio.dev.msg.b.x.a.y"
     assert names.inbox_filter(to) == "studio.dev.msg.b.x.>"
     assert names.inbox_stream("my-node") == "STUDIO_DEV_INBOX_MY_NODE"
-    assert names.control_subject("b", "spawn") == "studio.dev.node.b.ctl.spawn"
+    assert names.control_subject("b", "spawn", "a") == "studio.dev.node.b.ctl.spawn.a"
+    assert names.control_requester("studio.dev.node.b.ctl.spawn.a", "b") == ("spawn", "a")
+    assert names.control_requester("studio.dev.node.c.ctl.spawn.a", "b") is None
+    assert names.msg_parties("studio.dev.msg.b.x.a.y") == (to, sender)
+    assert names.msg_parties("studio.dev.msg.b.x.a") is None
+    assert names.note_sender("studio.dev.note.a.y") == sender
+    assert names.event_subject("a", "task_claimed") == "studio.dev.event.a.task_claimed"
+    assert names.event_node("studio.dev.event.a.task_claimed") == "a"
     assert names.tasks_bucket == "studio_dev_tasks"
 
 

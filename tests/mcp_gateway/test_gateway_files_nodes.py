@@ -77,7 +77,7 @@ async def test_node_control_against_a_daemon(gateway_client, broker):
     seen: list[control.ControlRequest] = []
 
     async def serve(msg) -> None:
-        verb = control.Verb(msg.subject.rsplit(".", 1)[1])
+        verb = control.Verb(msg.subject.split(".")[-2])
         request = control.REQUESTS[verb].model_validate_json(msg.data)
         seen.append(request)
         if verb == control.Verb.spawn:
@@ -90,7 +90,7 @@ async def test_node_control_against_a_daemon(gateway_client, broker):
             reply = control.PeekReply(agent=request.agent, state="idle", text="$ pytest\n3 passed")
         await msg.respond(reply.model_dump_json().encode())
 
-    sub = await broker.nc.subscribe(broker.names.control_subject("n1", "*"), cb=serve)
+    sub = await broker.nc.subscribe(broker.names.control_subject("n1", "*", "*"), cb=serve)
     try:
         alice = await gateway_client("n1.alice")
         bob = await gateway_client("n1.bob")
@@ -123,7 +123,7 @@ async def test_daemon_refusal_is_reported(gateway_client, broker):
     async def refuse(msg) -> None:
         await msg.respond(control.failure("tmux is not installed on n1; apt install tmux"))
 
-    sub = await broker.nc.subscribe(broker.names.control_subject("n1", "spawn"), cb=refuse)
+    sub = await broker.nc.subscribe(broker.names.control_subject("n1", "spawn", "*"), cb=refuse)
     try:
         alice = await gateway_client("n1.alice")
         message = await fails(alice, "spawn_agent", name="helper")
@@ -140,7 +140,7 @@ async def test_control_client_contract(broker):
     async def slow(msg) -> None:
         await asyncio.sleep(1)
 
-    sub = await broker.nc.subscribe(broker.names.control_subject("n1", "list"), cb=slow)
+    sub = await broker.nc.subscribe(broker.names.control_subject("n1", "list", "*"), cb=slow)
     try:
         with pytest.raises(control.NodeUnavailable, match="did not answer list within 0s"):
             await control.request(broker, "n1", "list", control.ListRequest(), timeout_s=0.2)
@@ -150,7 +150,7 @@ async def test_control_client_contract(broker):
     async def garbage(msg) -> None:
         await msg.respond(b"{not json")
 
-    sub = await broker.nc.subscribe(broker.names.control_subject("n1", "list"), cb=garbage)
+    sub = await broker.nc.subscribe(broker.names.control_subject("n1", "list", "*"), cb=garbage)
     try:
         with pytest.raises(control.ControlFailed, match="malformed list reply"):
             await control.list_managed(broker, "n1")

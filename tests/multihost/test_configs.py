@@ -90,6 +90,8 @@ def test_exposed_servers_require_credentials(tmp_path, capsys):
 def test_node_permissions_pin_identity_to_the_node():
     perms = auth.node_permissions("t", "n1")
     assert "studio.t.msg.*.*.n1.*" in perms.publish  # sender must be this node
+    assert "studio.t.node.*.ctl.*.n1" in perms.publish  # requests name their node
+    assert "studio.t.event.n1.*" in perms.publish
     assert not [p for p in perms.publish if p.startswith("studio.t.msg.") and ".n1." not in p]
     assert "$KV.studio_t_agents.n1.*" in perms.publish
     assert "$KV.studio_t_registry.n1.*" in perms.publish

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.multihost.conftest import Site
 from tests.multihost.netlab import RemoteError
 
@@ -28,31 +30,59 @@ async def screen_showing(a, agent: str, text: str, within: float = 20) -> str:
     return screen
 
 
+async def start_daemon(site: Site, env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            *site.lab.exec_prefix("b"), STUDIO, "--log-level", "info", "node", "run",
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+async def daemon_answers(a, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            await a.call("control_list", node="b")
+            return
+        except RemoteError:
+            assert time.monotonic() < deadline, f"daemon b never answered; see {log}"
+            await asyncio.sleep(0.2)
+
+
 async def test_spawn_message_and_peek_on_another_host(site: Site, tmp_path: Path) -> None:
     deployment = site.deploy()
     socket = f"studio-mh-{os.getpid()}"
+    config = deployment.directory / "studio-b.toml"
     env = {
         **os.environ,
-        "STUDIO_CONFIG": str(deployment.directory / "studio-b.toml"),
+        "STUDIO_CONFIG": str(config),
         "STUDIO_HOME": str(tmp_path / "home-b"),
         "STUDIO_TMUX_SOCKET": socket,
     }
-    with (tmp_path / "daemon-b.log").open("ab") as log:
-        daemon = await asyncio.create_subprocess_exec(
-            *site.lab.exec_prefix("b"), STUDIO, "--log-level", "info", "node", "run",
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    log = tmp_path / "daemon-b.log"
+    daemon = await start_daemon(site, env, log)
     try:
         a = await site.agent(deployment, "a")
         await a.call("register", agent="a.lead")
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                assert await a.call("control_list", node="b") == []
-                break
-            except RemoteError:
-                assert time.monotonic() < deadline, (tmp_path / "daemon-b.log").read_text()
-                await asyncio.sleep(0.2)
+        await daemon_answers(a, log)
+        assert await a.call("control_list", node="b") == []
+        # b's default policy: other nodes may not start a shell there, whatever they claim.
+        with pytest.raises(RemoteError) as refused:
+            await a.call(
+                "control_spawn", node="b", name="worker", kind="shell", cwd=str(tmp_path),
+                requested_by="b.lead",
+            )  # fmt: skip
+        assert "starts only claude, codex or opencode" in refused.value.message
+        assert "control_refused" in await a.call("events_recent")
+        assert await a.call("control_list", node="b") == []
+        # b's person opens its control to the team; the rest of the test needs shells there.
+        daemon.kill()
+        await daemon.wait()
+        opened = tmp_path / "studio-b-open.toml"
+        opened.write_text(config.read_text() + '\nremote_control = "all"\n')
+        env["STUDIO_CONFIG"] = str(opened)
+        daemon = await start_daemon(site, env, log)
+        await daemon_answers(a, log)
         agent = await a.call(
             "control_spawn", node="b", name="worker", kind="shell", cwd=str(tmp_path)
         )
@@ -62,7 +92,8 @@ async def test_spawn_message_and_peek_on_another_host(site: Site, tmp_path: Path
         await a.call("send", sender="a.lead", to="b.worker", body="build the docs please")
         # b's daemon types `studio inbox --new` into the idle shell; the mail shows on screen.
         await screen_showing(a, "worker", "build the docs please")
-        # A first prompt, under b's credentials: b's daemon sends it as b.studio and names a.lead.
+        # A first prompt, under b's credentials: b's daemon sends it as b.studio and names
+        # the requester, which must be one of a's own agents to count.
         planner = await a.call(
             "control_spawn", node="b", name="planner", kind="shell", cwd=str(tmp_path),
             prompt="write the release notes", requested_by="a.lead",

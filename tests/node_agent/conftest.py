@@ -76,6 +76,8 @@ class Studio:
         (home / "studio.toml").write_text(
             "heartbeat_s = 1.0\nwake_cooldown_s = 2.0\nawareness_interval_s = 0.5\n"
             "orphan_grace_s = 1.0\n"
+            # The test client is another node ("lead") that starts scripted programs.
+            'remote_control = "all"\n'
         )
         return {
             **os.environ,
