@@ -53,7 +53,17 @@ class AgentId:
 
 
 def is_full_id(value: str) -> bool:
+    """Written as `node.name` (not checked further: see `is_valid_id`)."""
     return isinstance(value, str) and "." in value
+
+
+def is_valid_id(value: str) -> bool:
+    """A well-formed agent id, safe to show or type anywhere."""
+    try:
+        AgentId.parse(value)
+    except StudioError:
+        return False
+    return True
 
 
 def parse_task_id(value: str) -> int:

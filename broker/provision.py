@@ -68,15 +68,15 @@ async def _existing_stream(broker: Broker, name: str) -> api.StreamInfo:
         ) from None
 
 
-def _kv_stream(
-    broker: Broker, bucket: str, history: int = 1, markers_ttl: float | None = None
-) -> api.StreamConfig:
+def _kv_stream(broker: Broker, bucket: str, history: int = 1) -> api.StreamConfig:
     return api.StreamConfig(
         name=f"KV_{bucket}",
         subjects=[f"$KV.{bucket}.>"],
         allow_direct=True,
-        allow_rollup_hdrs=True,
+        # A rollup header would let a writer of one key wipe every other key of the bucket.
+        allow_rollup_hdrs=False,
         allow_msg_ttl=True,
+        max_msg_size=record_cap(broker),
         deny_delete=True,
         discard=api.DiscardPolicy.NEW,
         duplicate_window=min(broker.settings.duplicate_window_s, 120.0),
@@ -85,8 +85,13 @@ def _kv_stream(
         max_consumers=-1,
         num_replicas=broker.replicas,
         storage=api.StorageType.FILE,
-        subject_delete_marker_ttl=markers_ttl,
     )
+
+
+def record_cap(broker: Broker) -> int:
+    """The largest record any studio stream takes, enforced by the broker itself: a body at
+    the cap, JSON-escaped in the worst case, plus the fields around it."""
+    return 8 * broker.settings.max_body_bytes + 64 * 1024
 
 
 def inbox_stream_config(broker: Broker, node: str) -> api.StreamConfig:
@@ -96,6 +101,7 @@ def inbox_stream_config(broker: Broker, node: str) -> api.StreamConfig:
         subjects=[broker.names.node_inbox_subjects(node)],
         retention=api.RetentionPolicy.LIMITS,
         discard=api.DiscardPolicy.OLD,
+        max_msg_size=record_cap(broker),
         max_age=s.inbox_max_age_days * 86400,
         max_msgs_per_subject=s.inbox_max_msgs_per_subject,
         duplicate_window=s.duplicate_window_s,
@@ -113,6 +119,7 @@ async def ensure_team(broker: Broker) -> None:
             name=names.notes_stream,
             subjects=[f"{names.prefix}.note.>"],
             max_age=s.inbox_max_age_days * 86400,
+            max_msg_size=record_cap(broker),
             duplicate_window=s.duplicate_window_s,
             num_replicas=broker.replicas,
             storage=api.StorageType.FILE,
@@ -125,6 +132,7 @@ async def ensure_team(broker: Broker) -> None:
             subjects=[f"{names.prefix}.event.>"],
             max_age=s.events_max_age_s,
             max_msgs=s.events_max_msgs,
+            max_msg_size=record_cap(broker),
             discard=api.DiscardPolicy.OLD,
             duplicate_window=min(s.duplicate_window_s, s.events_max_age_s),
             num_replicas=broker.replicas,
@@ -133,10 +141,9 @@ async def ensure_team(broker: Broker) -> None:
     )
     await ensure_stream(broker, _kv_stream(broker, names.tasks_bucket, history=8))
     await ensure_stream(broker, _kv_stream(broker, names.registry_bucket))
-    # Presence keeps expiry markers so that watchers see an agent vanish when heartbeats stop.
-    await ensure_stream(
-        broker, _kv_stream(broker, names.agents_bucket, markers_ttl=max(s.heartbeat_s, 1.0))
-    )
+    # Presence expires by per-message TTL. No expiry markers: the server needs rollup
+    # headers allowed for those, and a rollup would let any node wipe everyone's presence.
+    await ensure_stream(broker, _kv_stream(broker, names.agents_bucket))
     await ensure_stream(broker, _kv_stream(broker, names.leases_bucket))
 
 

@@ -32,11 +32,17 @@ def _key(tid: str) -> str:
     return f"task.{parse_task_id(tid)}"
 
 
+MAX_NUMBER = 10**9  # T-1 … T-999999999: ids stay short enough to type
+
+
 async def _next_number(broker: Broker) -> int:
     kv = await bucket(broker, broker.names.tasks_bucket)
     while True:
         entry = await kv_get(kv, COUNTER_KEY)
-        current = int(entry.value) if entry else 0
+        current = _counter(entry.value) if entry else 0
+        if current is None:  # not a number we wrote: start after the highest task there is
+            records.skipped(broker, f"{broker.names.tasks_bucket}/{COUNTER_KEY}", "bad counter")
+            current = max((_number(e.key) for e in await kv_entries(kv, "task.*")), default=0)
         try:
             await kv_write(
                 broker,
@@ -48,6 +54,16 @@ async def _next_number(broker: Broker) -> int:
         except CasConflict:
             continue
         return current + 1
+
+
+def _counter(value: bytes | None) -> int | None:
+    text = (value or b"").decode(errors="replace")
+    return int(text) if text.isascii() and text.isdigit() and int(text) < MAX_NUMBER else None
+
+
+def _number(key: str) -> int:
+    tail = key.removeprefix("task.")
+    return int(tail) if tail.isascii() and tail.isdigit() else 0
 
 
 async def get(broker: Broker, tid: str) -> Task:
@@ -157,7 +173,29 @@ async def create(
         raise InvalidInput("priority must be between -100 and 100 (higher is more urgent)")
     deps = await _check_deps(broker, None, depends_on or [])
     owner = await agents.resolve(broker, assignee) if assignee else None
-    number = await _next_number(broker)
+    while True:
+        number = await _next_number(broker)
+        if number >= MAX_NUMBER:
+            raise InvalidInput("the task board is full (a billion tasks); start a new team")
+        try:
+            return await _create(
+                broker, creator, number, title, description, owner, priority, deps, labels
+            )
+        except CasConflict:
+            continue  # that id is taken (the counter was reset): take the next one
+
+
+async def _create(
+    broker: Broker,
+    creator: AgentId,
+    number: int,
+    title: str,
+    description: str,
+    owner: AgentId | None,
+    priority: int,
+    deps: list[str],
+    labels: list[str] | None,
+) -> Task:
     task = Task(
         id=task_id(number),
         title=title,

@@ -18,7 +18,7 @@ import structlog
 
 from broker import leases, messages, presence
 from broker.models import AgentState, Message
-from broker.names import is_full_id
+from broker.names import is_valid_id
 from node_agent import clis, wake
 from node_agent.hook_client import socket_path
 from node_agent.state import LocalAgent, Node, Source
@@ -33,7 +33,7 @@ def _context(event: str, text: str) -> dict:
 
 
 def _mail_line(new: list[Message], unread: int) -> str:
-    senders = sorted({m.sender for m in new if is_full_id(m.sender)})
+    senders = sorted({m.sender for m in new if is_valid_id(m.sender)})
     subjects = "; ".join(f"{m.sender}: {m.subject or m.body[:60]}" for m in new[:3])
     return (
         f"[studio] {len(new)} new message(s) from {', '.join(senders)} ({unread} unread in all): "

@@ -16,7 +16,7 @@ from broker import agents, events, leases, messages, presence, tasks
 from broker.control import SpawnRequest
 from broker.errors import InvalidInput, StudioError
 from broker.models import AgentInfo, AgentKind, AgentState
-from broker.names import AgentId, is_full_id, validate_name
+from broker.names import AgentId, is_valid_id, validate_name
 from node_agent import launch, tmux, wake
 from node_agent.state import LocalAgent, Node, Source
 
@@ -84,7 +84,7 @@ async def spawn(node: Node, request: SpawnRequest) -> LocalAgent:
     try:
         if request.prompt:
             # Sent as this node (a node may send only as its own agents); who asked is named.
-            asker = f" from {request.requested_by}" if is_full_id(request.requested_by) else ""
+            asker = f" from {request.requested_by}" if is_valid_id(request.requested_by) else ""
             await messages.send(
                 node.broker, node.me, str(agent_id), request.prompt, subject=f"your task{asker}"
             )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from broker.control import ControlRequest, KickRequest, SpawnRequest, Verb
 from broker.models import AgentKind
-from broker.names import AgentId, is_full_id
+from broker.names import AgentId, is_valid_id
 from broker.settings import Settings
 
 AGENT_CLIS = frozenset({AgentKind.claude, AgentKind.codex, AgentKind.opencode})
@@ -64,6 +64,6 @@ def requested_by(request: ControlRequest, requester: str) -> str:
     """Who asked, for messages and events: the agent the request names when it is one of
     the requesting node's own, else the node itself."""
     claimed = request.requested_by
-    if is_full_id(claimed) and AgentId.parse(claimed).node == requester:
+    if is_valid_id(claimed) and AgentId.parse(claimed).node == requester:
         return claimed
     return f"{requester}.cli"

@@ -21,7 +21,7 @@ import structlog
 
 from broker import messages
 from broker.models import AgentKind, AgentState, Message
-from broker.names import is_full_id
+from broker.names import is_valid_id
 from broker.text import terminal_safe
 from node_agent import clis, tmux
 from node_agent.state import LocalAgent, Node
@@ -36,7 +36,7 @@ def pointer_text(kind: AgentKind, unread: list[Message], count: int) -> str:
     """What gets typed. For a shell it is a command that shows the mail."""
     if kind == AgentKind.shell:
         return "studio inbox --new"
-    senders = sorted({m.sender for m in unread if is_full_id(m.sender)})
+    senders = sorted({m.sender for m in unread if is_valid_id(m.sender)})
     who = f" from {', '.join(senders[:3])}" if senders else ""
     plural = "message" if count == 1 else "messages"
     return f"[studio] {count} new {plural}{who} — call check_inbox to read them"

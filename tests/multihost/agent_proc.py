@@ -124,6 +124,7 @@ class Agent:
             {
                 "id": d.message.id,
                 "sender": d.message.sender,
+                "to": d.message.to,
                 "body": d.message.body,
                 "redelivered": d.redelivered,
             }
@@ -242,6 +243,30 @@ class Agent:
             ),
         )
         return info.name
+
+    async def raw_publish(
+        self, subject: str, body: str, headers: dict[str, str] | None = None, size: int = 0
+    ) -> int:
+        """A JetStream publish of anything: what a node holding its credentials could send
+        without studio's client. `size` pads the body to that many bytes."""
+        data = body.encode() + b" " * max(0, size - len(body.encode()))
+        ack = await self.broker.js.publish(subject, data, headers=headers, timeout=5)
+        return ack.seq
+
+    async def raw_request(self, subject: str, body: str) -> str:
+        reply = await self.broker.nc.request(subject, body.encode(), timeout=5)
+        return reply.data.decode()
+
+    async def list_tasks(self) -> list[str]:
+        return [t.id for t in await tasks.list_tasks(self.broker)]
+
+    async def registered(self) -> list[str]:
+        return [r.id for r in await agents.registered(self.broker)]
+
+    async def kv_keys(self, bucket: str) -> list[str]:
+        name = getattr(self.broker.names, f"{bucket}_bucket")
+        kv = await self.broker.js.key_value(name)
+        return sorted(await kv.keys())
 
     async def kv_put(self, bucket: str, key: str, value: str) -> int:
         name = getattr(self.broker.names, f"{bucket}_bucket")
