@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from broker.errors import InvalidInput
 from broker.files import read_model, write_atomic
 from broker.names import Names, validate_name
+from broker.settings import Settings
 
 ADMIN = "admin"
 AUTH_JSON = "auth.json"
@@ -72,8 +73,16 @@ def node_permissions(team: str, node: str) -> Permissions:
     n = Names(team)
     inbox = n.inbox_stream(node)
     kv_streams = [
-        f"KV_{b}" for b in (n.tasks_bucket, n.agents_bucket, n.registry_bucket, n.leases_bucket)
+        f"KV_{b}"
+        for b in (
+            n.tasks_bucket,
+            n.agents_bucket,
+            n.registry_bucket,
+            n.leases_bucket,
+            n.cursors_bucket,
+        )
     ]
+    ordered = (inbox, n.events_stream, n.notes_stream, *kv_streams)
     shared = [n.notes_stream, n.events_stream, *kv_streams]
     publish = [
         # messages and broadcast copies: the sender (this node) is in the subject
@@ -87,23 +96,24 @@ def node_permissions(team: str, node: str) -> Permissions:
         f"$KV.{n.leases_bucket}.>",
         f"$KV.{n.agents_bucket}.{node}.*",
         f"$KV.{n.registry_bucket}.{node}.*",
+        f"$KV.{n.cursors_bucket}.{node}.*",
         # stream lookups: on connect (streams exist, made by the admin) and inbox history
         *(f"$JS.API.STREAM.INFO.{s}" for s in (inbox, *shared)),
         # KV reads (direct get of one key)
         *(f"$JS.API.DIRECT.GET.{s}.>" for s in kv_streams),
-        # ordered (ephemeral) consumers: own inbox history, events, KV listings and watches
-        *(f"$JS.API.CONSUMER.CREATE.{s}" for s in (inbox, n.events_stream, *kv_streams)),
-        # durable cursors: one per own agent on the own inbox; one per agent on the notes
+        # ordered (ephemeral) consumers: own inbox history, events, notes, KV reads
+        *(f"$JS.API.CONSUMER.CREATE.{s}" for s in ordered),
+        # durable cursors: one per own agent on the own inbox (notes keep theirs in the
+        # cursors bucket, under the node's own keys)
         f"$JS.API.CONSUMER.CREATE.{inbox}.*.{n.prefix}.msg.{node}.*.>",
-        f"$JS.API.CONSUMER.CREATE.{n.notes_stream}.*.{n.prefix}.note.>",
-        # unread counts (own cursors), KV listings and event reads (end of an ordered read)
-        *(f"$JS.API.CONSUMER.INFO.{s}.*" for s in (inbox, n.events_stream, *kv_streams)),
+        # unread counts (own cursors), and the end of every ordered read
+        *(f"$JS.API.CONSUMER.INFO.{s}.*" for s in ordered),
         f"$JS.API.CONSUMER.DELETE.{inbox}.*",
-        *(f"$JS.API.CONSUMER.MSG.NEXT.{s}.*" for s in (inbox, n.notes_stream)),
+        f"$JS.API.CONSUMER.MSG.NEXT.{inbox}.*",
         # acks, also +WPI/+NAK/+TERM: allow_responses grants only one reply per message
-        *(f"$JS.ACK.{s}.>" for s in (inbox, n.notes_stream)),
+        f"$JS.ACK.{inbox}.>",
         # flow-control replies of ordered consumers (sent once a read outruns the window)
-        *(f"$JS.FC.{s}.>" for s in (inbox, n.events_stream, *kv_streams)),
+        *(f"$JS.FC.{s}.>" for s in ordered),
     ]
     subscribe = [
         # replies to this node's requests (JetStream API, KV, control)
@@ -122,6 +132,22 @@ def new_user_key() -> tuple[str, str]:
     seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
     public = nkeys.from_seed(bytearray(seed)).public_key.decode()
     return seed.decode(), public
+
+
+def local_authorization(settings: Settings) -> str:
+    """The embedded broker's authorization block: one user, whose seed is made at the first
+    start and kept 0600 in the 0700 STUDIO_HOME, so every studio process of this user finds
+    it and no other local user can. That user may do everything (it is the node and its
+    admin at once)."""
+    for directory in (settings.home, settings.broker_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)
+    path = settings.local_creds
+    if not path.exists():
+        seed, _ = new_user_key()
+        write_atomic(path, seed + "\n", mode=0o600)
+    public = public_key_of(path.read_text().strip())
+    return "authorization {\n  users = [ { nkey: " + json.dumps(public) + " } ]\n}\n"
 
 
 def public_key_of(seed: str) -> str:

@@ -182,9 +182,10 @@ def auth_options(settings: Settings) -> dict[str, Any]:
     """Connect options for the configured credentials: an nkey seed file (what `studio broker
     add-node` writes) or a JWT `.creds` file. Replies may only arrive under the node's own
     inbox prefix, the one its permissions allow it to subscribe to."""
-    if not settings.creds:
+    creds = settings.credentials()
+    if not creds:
         return {}
-    path = Path(settings.creds).expanduser()
+    path = Path(creds).expanduser()
     try:
         head = path.read_text()[:200]
     except OSError as exc:

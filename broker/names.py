@@ -175,6 +175,11 @@ class Names:
         return f"studio_{self.team.replace('-', '_')}_registry"
 
     @property
+    def cursors_bucket(self) -> str:
+        """Per-agent read positions in shared streams (notes): each node writes only its own."""
+        return f"studio_{self.team.replace('-', '_')}_cursors"
+
+    @property
     def leases_bucket(self) -> str:
         return f"studio_{self.team.replace('-', '_')}_leases"
 

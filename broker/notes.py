@@ -1,24 +1,20 @@
 """The notes feed: an append-only scratchpad every agent can post to, read with a per-agent
-cursor (a durable consumer), so each agent sees each note once in `read_notes`."""
+cursor, so each agent sees each note once in `read_notes`."""
 
 from __future__ import annotations
 
 from nats.aio.msg import Msg
-from nats.js import api
 
 from broker import records
 from broker.connection import Broker
 from broker.errors import InvalidInput
 from broker.models import Note
 from broker.names import AgentId
-from broker.publish import publish
-from broker.pull import next_subject, pull
+from broker.provision import bucket
+from broker.publish import kv_get, kv_write, publish
+from broker.pull import snapshot
 
 MAX_NOTE_BYTES = 16 * 1024
-
-
-def _consumer(agent: AgentId) -> str:
-    return f"notes_{agent.token}"
 
 
 async def post(broker: Broker, sender: AgentId, text: str) -> Note:
@@ -34,24 +30,29 @@ async def post(broker: Broker, sender: AgentId, text: str) -> Note:
 
 
 async def read_new(broker: Broker, agent: AgentId, limit: int = 20) -> list[Note]:
-    """Notes this agent has not read yet, oldest first; they are marked read."""
+    """Notes this agent has not read yet, oldest first; they are marked read.
+
+    The read position is a key of the cursors bucket, `<node>.<name>`, which only the agent's
+    own node may write: no other node can read someone's notes as them or move their cursor.
+    The notes themselves are read with a throwaway ordered consumer, so the stream carries no
+    consumer per agent."""
     if not 1 <= limit <= 500:
         raise InvalidInput(f"limit must be between 1 and 500, got {limit}")
-    stream = broker.names.notes_stream
-    await broker.js.add_consumer(
-        stream,
-        api.ConsumerConfig(
-            name=_consumer(agent),
-            durable_name=_consumer(agent),
-            ack_policy=api.AckPolicy.ALL,
-            deliver_policy=api.DeliverPolicy.ALL,
-            filter_subject=f"{broker.names.prefix}.note.>",
-            inactive_threshold=30 * 86400,
-        ),
-    )
-    raws = await pull(broker, next_subject(stream, _consumer(agent)), limit, wait_s=0)
+    names = broker.names
+    key = f"{agent.node}.{agent.name}"
+    kv = await bucket(broker, names.cursors_bucket)
+    entry = await kv_get(kv, key)
+    text = entry.value.decode(errors="replace") if entry and entry.value else "0"
+    last = int(text) if text.isascii() and text.isdigit() else 0
+    raws = [
+        raw
+        async for raw in snapshot(
+            broker, f"{names.prefix}.note.>", names.notes_stream, start_seq=last + 1, limit=limit
+        )
+    ]
     if raws:
-        await raws[-1].ack()  # AckPolicy.ALL: acks everything up to here
+        seq = raws[-1].metadata.sequence.stream
+        await kv_write(broker, names.cursors_bucket, key, str(seq).encode())
     return [note for raw in raws if (note := _read(broker, raw)) is not None]
 
 

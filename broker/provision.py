@@ -145,6 +145,7 @@ async def ensure_team(broker: Broker) -> None:
     # headers allowed for those, and a rollup would let any node wipe everyone's presence.
     await ensure_stream(broker, _kv_stream(broker, names.agents_bucket))
     await ensure_stream(broker, _kv_stream(broker, names.leases_bucket))
+    await ensure_stream(broker, _kv_stream(broker, names.cursors_bucket))
 
 
 async def ensure_node_inbox(broker: Broker, node: str) -> None:

@@ -254,4 +254,4 @@ class LocalCluster:
 
 def write_embedded_record(record_path: Path, url: str, pid: int, **extra: object) -> None:
     """Where clients with no STUDIO_NATS_URL find the embedded broker of their STUDIO_HOME."""
-    write_atomic(record_path, json.dumps({"url": url, "pid": pid, **extra}))
+    write_atomic(record_path, json.dumps({"url": url, "pid": pid, **extra}), mode=0o600)

@@ -114,6 +114,19 @@ class Settings(BaseModel):
         return self.home / "broker"
 
     @property
+    def local_creds(self) -> Path:
+        """The embedded broker's one user: made at its first start, readable only here."""
+        return self.broker_dir / "local.nk"
+
+    def credentials(self) -> str | None:
+        """STUDIO_CREDS, else (with this home's embedded broker) the local credentials."""
+        if self.creds:
+            return self.creds
+        if not self.nats_url and self.local_creds.exists():
+            return str(self.local_creds)
+        return None
+
+    @property
     def embedded_record(self) -> Path:
         """Written by the embedded broker on start: its URL and credentials."""
         return self.broker_dir / "broker.json"

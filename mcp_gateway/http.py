@@ -3,14 +3,17 @@
 Each agent connects to `/agents/<name>/mcp` (or to `/mcp` with an `X-Studio-Agent: <name>`
 header), so one process serves every session of the node with one broker connection.
 
-Whoever reaches the port can speak for any agent of the node, so it binds loopback only unless
-a token is configured; then every request must carry `Authorization: Bearer <token>`.
+Whoever reaches the port can speak for any agent of the node, and on one machine loopback is
+no boundary between users: every request must carry `Authorization: Bearer <token>`, always.
+The token is STUDIO_MCP_TOKEN, else one made at first start and kept 0600 in STUDIO_HOME
+(`mcp-token`), where `studio install` and the agent configs read it.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import secrets
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -20,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker.cluster_config import is_loopback
 from broker.errors import InvalidInput
+from broker.files import write_atomic
 from broker.settings import Settings
 from mcp_gateway.server import build_server, lowlevel
 
@@ -30,29 +34,30 @@ LOOPBACK_SECURITY = TransportSecuritySettings(
 )
 
 
-def check_exposure(host: str, token: str | None) -> None:
-    if not is_loopback(host) and not token:
-        raise InvalidInput(
-            f"refusing to serve MCP on {host} without credentials: anyone reaching the port "
-            "could act as any agent of this node. Set STUDIO_MCP_TOKEN (clients then send "
-            "'Authorization: Bearer <token>'), or keep the default 127.0.0.1"
-        )
+def local_token(settings: Settings) -> str:
+    """STUDIO_HOME's gateway token, made (0600) the first time it is needed."""
+    path = settings.home / "mcp-token"
+    if not path.exists():
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(path, secrets.token_urlsafe(32) + "\n", mode=0o600)
+    return path.read_text().strip()
 
 
-def http_app(settings: Settings, *, host: str = "127.0.0.1", token: str | None = None) -> ASGIApp:
-    check_exposure(host, token)
+def http_app(settings: Settings, *, token: str, host: str = "127.0.0.1") -> ASGIApp:
+    if not token:
+        raise InvalidInput("the HTTP gateway needs a token (STUDIO_MCP_TOKEN or mcp-token)")
     server = build_server(settings)
     manager = StreamableHTTPSessionManager(
         app=lowlevel(server),
-        # With a token the bearer check is the protection (a rebinding page cannot add it).
-        security_settings=LOOPBACK_SECURITY if is_loopback(host) and not token else None,
+        # On loopback also refuse foreign Host headers (a page rebinding a name to 127.0.0.1).
+        security_settings=LOOPBACK_SECURITY if is_loopback(host) else None,
     )
     endpoint = StreamableHTTPASGIApp(manager)
     app = Starlette(
         routes=[Route("/mcp", endpoint=endpoint), Route("/agents/{agent}/mcp", endpoint=endpoint)],
         lifespan=lambda _: manager.run(),
     )
-    return BearerToken(app, token) if token else app
+    return BearerToken(app, token)
 
 
 class BearerToken:
@@ -80,7 +85,7 @@ class BearerToken:
 
 
 async def serve_http(
-    settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None
+    settings: Settings, *, token: str, host: str = "127.0.0.1", port: int = 8765
 ) -> None:
     import uvicorn
 

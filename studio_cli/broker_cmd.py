@@ -12,6 +12,7 @@ from pathlib import Path
 import structlog
 
 from broker import auth, cluster_config, tls
+from broker.auth import local_authorization
 from broker.errors import BrokerUnavailable, InvalidInput
 from broker.names import validate_name
 from broker.server import single_node, write_embedded_record
@@ -215,6 +216,9 @@ def serve_command(args: argparse.Namespace) -> int:
     server = single_node(
         settings.broker_dir, name=f"{settings.node}-embedded", port=args.port or None
     )
+    # Loopback is no boundary between the users of one machine: the embedded broker takes
+    # only the credentials kept in this (0700) home.
+    server.spec.extra = local_authorization(settings)
     record = settings.embedded_record
     if record.exists():
         raise BrokerUnavailable(

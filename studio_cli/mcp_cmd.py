@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="HTTP bind address (default 127.0.0.1; others need STUDIO_MCP_TOKEN)",
+        help="HTTP bind address (default 127.0.0.1); every request needs the bearer token "
+        "(STUDIO_MCP_TOKEN, else $STUDIO_HOME/mcp-token)",
     )
     parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
     parser.add_argument(
@@ -45,9 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def mcp_command(args: argparse.Namespace) -> Coroutine[Any, Any, None]:
     settings = settings_from(args)
     if args.http:
-        from mcp_gateway.http import serve_http
+        from mcp_gateway.http import local_token, serve_http
 
-        token = os.environ.get("STUDIO_MCP_TOKEN") or None
+        token = os.environ.get("STUDIO_MCP_TOKEN") or local_token(settings)
         return serve_http(settings, host=args.host, port=args.port, token=token)
     from mcp_gateway.stdio import serve_stdio
 

@@ -12,6 +12,7 @@ import pytest
 from broker.connection import Broker, connect
 from broker.server import LocalCluster, ServerProcess, single_node
 from broker.settings import Settings, load_settings
+from tests.multihost.netlab import NetLab, unavailable_reason
 
 _teams = itertools.count(1)
 
@@ -22,6 +23,23 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def netlab() -> Iterator[NetLab]:
+    """Three network namespaces on a bridge, once per session (tests/multihost, tests/security).
+    Without root or `ip netns` the tests that need them skip, saying why."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    try:
+        lab = NetLab(["a", "b", "c"]).create()
+    except RuntimeError as exc:  # e.g. no veth/bridge support in this kernel or container
+        pytest.skip(f"cannot build the namespace network: {exc}")
+    try:
+        yield lab
+    finally:
+        lab.destroy()
 
 
 @pytest.fixture(scope="session")

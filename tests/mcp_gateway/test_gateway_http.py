@@ -15,7 +15,7 @@ from rawstdio import STUDIO
 
 from broker.server import free_port
 from mcp_gateway.gateway import AGENT_HEADER
-from mcp_gateway.http import BearerToken, check_exposure
+from mcp_gateway.http import BearerToken
 
 
 @pytest.fixture
@@ -45,19 +45,26 @@ async def http_gateway(broker, tmp_path):
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
             await asyncio.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        token = (tmp_path / "mcp-token").read_text().strip()
+        assert ((tmp_path / "mcp-token").stat().st_mode & 0o777) == 0o600
+        yield f"http://127.0.0.1:{port}", token
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 10)
 
 
+def client(url: str, token: str, **headers: str) -> Client:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}", **headers})
+    return Client(streamable_http_client(url, http_client=http))
+
+
 async def test_agents_by_path_and_header_share_one_gateway(http_gateway):
+    url, token = http_gateway
     async with (
-        Client(f"{http_gateway}/agents/alice/mcp", mode="legacy") as alice,
-        Client(f"{http_gateway}/agents/bob/mcp") as bob,
-        httpx2.AsyncClient(headers={AGENT_HEADER: "carol"}) as carol_http,
-        Client(streamable_http_client(f"{http_gateway}/mcp", http_client=carol_http)) as carol,
-        Client(f"{http_gateway}/mcp") as nobody,
+        client(f"{url}/agents/alice/mcp", token) as alice,
+        client(f"{url}/agents/bob/mcp", token) as bob,
+        client(f"{url}/mcp", token, **{AGENT_HEADER: "carol"}) as carol,
+        client(f"{url}/mcp", token) as nobody,
     ):
         who = await alice.call_tool("whoami", {})
         assert "You are n1.alice" in who.content[0].text
@@ -78,29 +85,23 @@ async def test_agents_by_path_and_header_share_one_gateway(http_gateway):
         assert unbound.is_error and "X-Studio-Agent" in unbound.content[0].text
 
 
-async def test_dns_rebinding_is_refused_on_loopback(http_gateway):
+async def test_every_request_needs_the_token_even_on_loopback(http_gateway):
+    url, token = http_gateway
+    body = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
+    kinds = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     async with httpx2.AsyncClient() as http:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {AGENT_HEADER: "alice"}):
+            response = await http.post(
+                f"{url}/agents/alice/mcp", headers=kinds | headers, content=body
+            )
+            assert response.status_code == 401
+        # A page that rebinds a name to 127.0.0.1 is refused even with the token.
         response = await http.post(
-            f"{http_gateway}/agents/alice/mcp",
-            headers={"Host": "evil.example:80", "Content-Type": "application/json"},
-            content=b"{}",
+            f"{url}/agents/alice/mcp",
+            headers=kinds | {"Host": "evil.example:80", "Authorization": f"Bearer {token}"},
+            content=body,
         )
     assert response.status_code in (403, 421)
-
-
-def test_non_loopback_needs_credentials():
-    check_exposure("127.0.0.1", None)
-    check_exposure("0.0.0.0", "secret")
-    with pytest.raises(Exception, match="without credentials"):
-        check_exposure("0.0.0.0", None)
-    result = subprocess.run(
-        [STUDIO, "mcp", "--http", "--host", "0.0.0.0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={k: v for k, v in os.environ.items() if k != "STUDIO_MCP_TOKEN"},
-    )
-    assert result.returncode == 1 and "without credentials" in result.stderr
 
 
 async def test_bearer_token_guard():

@@ -14,25 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.multihost.netlab import AgentProc, Deployment, NetLab, deploy, unavailable_reason
+from tests.multihost.netlab import AgentProc, Deployment, NetLab, deploy
 
 _teams = itertools.count(1)
 _ports = itertools.count(0)
-
-
-@pytest.fixture(scope="session")
-def netlab() -> Iterator[NetLab]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    try:
-        lab = NetLab(["a", "b", "c"]).create()
-    except RuntimeError as exc:  # e.g. no veth/bridge support in this kernel or container
-        pytest.skip(f"cannot build the namespace network: {exc}")
-    try:
-        yield lab
-    finally:
-        lab.destroy()
 
 
 def new_deployment(lab: NetLab, base: Path, *, tls: bool = False) -> Deployment:

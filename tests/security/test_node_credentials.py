@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from broker.models import AgentInfo, AgentState, Message
-from tests.multihost.conftest import Site, netlab, shared_deployment, site  # noqa: F401
+from tests.multihost.conftest import Site
 from tests.multihost.netlab import Deployment, RemoteError
 
 
@@ -22,8 +22,8 @@ def subject(dep: Deployment, *tokens: str) -> str:
 
 
 async def test_forged_senders_and_records_are_not_believed(
-    site: Site,  # noqa: F811
-    shared_deployment: Deployment,  # noqa: F811
+    site: Site,
+    shared_deployment: Deployment,
 ) -> None:
     dep = shared_deployment
     a, b = await site.agent(dep, "a"), await site.agent(dep, "b")
@@ -64,8 +64,8 @@ async def test_forged_senders_and_records_are_not_believed(
 
 
 async def test_rollups_oversize_and_poison_records_do_no_harm(
-    site: Site,  # noqa: F811
-    shared_deployment: Deployment,  # noqa: F811
+    site: Site,
+    shared_deployment: Deployment,
 ) -> None:
     dep = shared_deployment
     a, b = await site.agent(dep, "a"), await site.agent(dep, "b")
@@ -112,8 +112,8 @@ async def test_rollups_oversize_and_poison_records_do_no_harm(
 
 
 async def test_control_requests_cannot_claim_another_node(
-    site: Site,  # noqa: F811
-    shared_deployment: Deployment,  # noqa: F811
+    site: Site,
+    shared_deployment: Deployment,
 ) -> None:
     dep = shared_deployment
     a = await site.agent(dep, "a")

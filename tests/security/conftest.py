@@ -1,0 +1,3 @@
+"""The multi-host rig (tests/multihost): a credentialed cluster in network namespaces."""
+
+from tests.multihost.conftest import shared_deployment, site  # noqa: F401 (fixtures)
