@@ -41,6 +41,9 @@ def nats_server_binary() -> str:
     return found
 
 
+READY_LINE = "Server is ready"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -55,7 +58,9 @@ class NodeSpec:
     store_dir: Path
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
-    monitor_port: int = field(default_factory=free_port)
+    # None: no monitoring endpoint (it shows every connection and subscription to anyone on
+    # the machine, with no authentication); readiness is then read from the server's log.
+    monitor_port: int | None = field(default_factory=free_port)
     cluster_port: int | None = None
     routes: list[str] = field(default_factory=list)
     cluster_name: str = "studio"
@@ -82,7 +87,7 @@ def render_config(spec: NodeSpec) -> str:
     lines = [
         f"server_name: {json.dumps(spec.name)}",
         f"listen: {json.dumps(f'{spec.listen_host or spec.host}:{spec.port}')}",
-        f"http: {json.dumps(f'127.0.0.1:{spec.monitor_port}')}",
+        *([f"http: {json.dumps(f'127.0.0.1:{spec.monitor_port}')}"] if spec.monitor_port else []),
         "max_payload: 2MB",
         "jetstream {",
         f"  store_dir: {json.dumps(str(spec.store_dir))}",
@@ -112,6 +117,8 @@ class ServerProcess:
     config_path: Path
     log_path: Path
     process: subprocess.Popen | None = None
+    # Where this run's part of the (appended) log begins.
+    log_offset: int = 0
 
     @property
     def pid(self) -> int | None:
@@ -126,6 +133,7 @@ class ServerProcess:
         """Start the process without waiting (cluster nodes must all start before any is ready)."""
         self.spec.store_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(render_config(self.spec))
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
                 self.command(),
@@ -147,7 +155,8 @@ class ServerProcess:
             return resp.read()
 
     def wait_ready(self, timeout: float, jetstream: bool = True) -> None:
-        """Poll /healthz until JetStream answers; fail early if the process exits."""
+        """Poll /healthz until JetStream answers (without a monitoring port: until the log says
+        the server is ready, which it does once JetStream is up); fail early if it exits."""
         query = "?js-enabled-only=true" if jetstream else ""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -155,8 +164,14 @@ class ServerProcess:
                 tail = self.log_path.read_text(errors="replace")[-2000:]
                 raise BrokerUnavailable(f"nats-server {self.spec.name} exited:\n{tail}")
             try:
-                self.monitor(f"/healthz{query}")
-                return
+                if self.spec.monitor_port is None:
+                    with self.log_path.open("rb") as log_file:
+                        log_file.seek(self.log_offset)
+                        if READY_LINE.encode() in log_file.read():
+                            return
+                else:
+                    self.monitor(f"/healthz{query}")
+                    return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)

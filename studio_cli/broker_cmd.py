@@ -217,8 +217,9 @@ def serve_command(args: argparse.Namespace) -> int:
         settings.broker_dir, name=f"{settings.node}-embedded", port=args.port or None
     )
     # Loopback is no boundary between the users of one machine: the embedded broker takes
-    # only the credentials kept in this (0700) home.
+    # only the credentials kept in this (0700) home, and has no monitoring endpoint.
     server.spec.extra = local_authorization(settings)
+    server.spec.monitor_port = None
     record = settings.embedded_record
     if record.exists():
         raise BrokerUnavailable(
