@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from broker.errors import StudioError
 from broker.models import AgentKind, Message
-from broker.names import AgentId, Names
+from broker.names import AgentId, Names, encode_path
 from broker.text import terminal_safe
 from node_agent.wake import pointer_text
 from studio_cli.output import TerminalSafe, message_block
@@ -59,3 +59,9 @@ def test_names_never_widen_a_subject(node: str, name: str) -> None:
         return
     subject = Names("t").msg_subject(agent, agent)
     assert not set(subject) & set(" *>\t\n\r") and subject.count(".") == 6
+
+
+@given(hostile)
+def test_lease_paths_become_plain_kv_keys(path: str) -> None:
+    key = encode_path(path)
+    assert re.fullmatch(r"[A-Za-z0-9_=-]+", key), key
