@@ -85,13 +85,16 @@ class GuardedClient(NATS):
         self.studio_settings = settings
         # (monotonic time, operation, subject) of the violations the server reported.
         self.denials: deque = deque(maxlen=64)
-        self._denied = asyncio.Event()
+        # Guarded waits in flight: (patterns, the waiting task). A denial matching a wait's
+        # patterns cancels its task, which `guard` turns into PermissionDenied. No extra
+        # task or wait per request: the common case (no denial) costs a set add/discard.
+        self._watching: set[tuple[tuple[str, ...], asyncio.Task]] = set()
 
     def record_denial(self, operation: str, subject: str) -> None:
         self.denials.append((time.monotonic(), operation, subject))
-        # Wake every waiter, then re-arm for the next denial.
-        self._denied.set()
-        self._denied = asyncio.Event()
+        for patterns, task in list(self._watching):
+            if any(_overlaps(p, subject) for p in patterns):
+                task.cancel()
 
     def denied_since(self, since: float, *patterns: str) -> tuple[str, str] | None:
         for at, operation, denied in reversed(self.denials):
@@ -104,28 +107,25 @@ class GuardedClient(NATS):
     async def guard(self, awaitable: Awaitable[T], *patterns: str) -> T:
         """Await `awaitable`, but raise PermissionDenied as soon as the server reports a
         violation on a subject matching one of `patterns`."""
-        # Without credentials the server grants everything: skip the watch and its overhead.
-        if not self.studio_settings.creds:
+        # Without node credentials the server grants everything: nothing to watch for.
+        task = asyncio.current_task()
+        if not self.studio_settings.creds or task is None:
             return await awaitable
         since = time.monotonic()
-        task = asyncio.ensure_future(awaitable)
+        entry = (patterns, task)
+        self._watching.add(entry)
         try:
-            while True:
-                waiter = asyncio.ensure_future(self._denied.wait())
-                try:
-                    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    waiter.cancel()
-                denied = self.denied_since(since, *patterns)
-                if denied:
-                    # Name the subject as we sent it (the reported one is lowercased).
-                    shown = patterns[0] if len(patterns) == 1 else denied[1]
-                    raise PermissionDenied(denial_message(denied[0], shown, self.studio_settings))
-                if task.done():
-                    return task.result()
+            return await awaitable
+        except asyncio.CancelledError:
+            denied = self.denied_since(since, *patterns)
+            if denied is None:
+                raise
+            task.uncancel()
+            # Name the subject as we sent it (the reported one is lowercased).
+            shown = patterns[0] if len(patterns) == 1 else denied[1]
+            raise PermissionDenied(denial_message(denied[0], shown, self.studio_settings)) from None
         finally:
-            if not task.done():
-                task.cancel()
+            self._watching.discard(entry)
 
     async def request(
         self,
