@@ -43,6 +43,11 @@ class MessageTooLarge(StudioError):
         )
 
 
+class StreamFull(StudioError):
+    """The stream refused the write: it is at its byte limit (an inbox with that much mail
+    unread and unexpired). Nothing stored was dropped to make room."""
+
+
 class TaskNotFound(StudioError):
     pass
 

@@ -100,7 +100,10 @@ def inbox_stream_config(broker: Broker, node: str) -> api.StreamConfig:
         name=broker.names.inbox_stream(node),
         subjects=[broker.names.node_inbox_subjects(node)],
         retention=api.RetentionPolicy.LIMITS,
-        discard=api.DiscardPolicy.OLD,
+        # At its byte limit an inbox refuses new mail (the sender is told) rather than drop
+        # mail nobody has read; old mail still expires by age.
+        discard=api.DiscardPolicy.NEW,
+        max_bytes=s.inbox_max_bytes,
         max_msg_size=record_cap(broker),
         max_age=s.inbox_max_age_days * 86400,
         max_msgs_per_subject=s.inbox_max_msgs_per_subject,

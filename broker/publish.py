@@ -19,11 +19,13 @@ from nats.js.errors import APIError, KeyNotFoundError, NoStreamResponseError
 from nats.js.kv import KeyValue
 
 from broker.connection import Broker
-from broker.errors import BrokerUnavailable
+from broker.errors import BrokerUnavailable, StreamFull
 from broker.ids import new_ulid
 
 EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = (10071, 10164)
+# "maximum bytes/messages exceeded" on a stream that discards new writes when full (inboxes).
+STREAM_FULL = 10077
 _RETRYABLE_API_CODES = {503}
 
 
@@ -67,6 +69,11 @@ async def publish(
         except APIError as exc:
             if exc.err_code in WRONG_LAST_SEQUENCE:
                 raise CasConflict(subject) from None
+            if exc.err_code == STREAM_FULL:
+                raise StreamFull(
+                    f"{subject} is full ({exc.description}): its recipient's node has that much "
+                    "mail stored; it is kept, and new mail is refused until some expires"
+                ) from None
             if not retryable(exc) or time.monotonic() > deadline:
                 raise BrokerUnavailable(f"publish to {subject} failed: {exc}") from None
         except Exception as exc:

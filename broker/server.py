@@ -61,6 +61,8 @@ class NodeSpec:
     # None: no monitoring endpoint (it shows every connection and subscription to anyone on
     # the machine, with no authentication); readiness is then read from the server's log.
     monitor_port: int | None = field(default_factory=free_port)
+    # JetStream file storage limit. Streams with a byte limit (inboxes) reserve theirs from it.
+    max_file_store: str = "8GB"
     cluster_port: int | None = None
     routes: list[str] = field(default_factory=list)
     cluster_name: str = "studio"
@@ -92,7 +94,7 @@ def render_config(spec: NodeSpec) -> str:
         "jetstream {",
         f"  store_dir: {json.dumps(str(spec.store_dir))}",
         "  max_memory_store: 256MB",
-        "  max_file_store: 8GB",
+        f"  max_file_store: {spec.max_file_store}",
         "}",
     ]
     if spec.cluster_port is not None:

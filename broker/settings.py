@@ -55,6 +55,9 @@ class Settings(BaseModel):
     max_body_bytes: int = 64 * 1024
     inbox_max_age_days: float = 30.0
     inbox_max_msgs_per_subject: int = 1_000_000
+    # Each node's inbox stream holds at most this much; past it, new mail is refused. The
+    # broker reserves it per node (and per replica), so it is kept modest.
+    inbox_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     duplicate_window_s: float = 120.0
     events_max_age_s: float = 24 * 3600.0
     events_max_msgs: int = 100_000

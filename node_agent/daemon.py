@@ -73,10 +73,8 @@ async def _on_mail(node: Node, msg: Msg) -> None:
     agent = node.agents.get(f"{tokens[3]}.{tokens[4]}") if len(tokens) >= 5 else None
     if agent is None or agent.state != AgentState.idle:
         return
-    try:
-        arrived = Message.model_validate_json(msg.data)
-    except ValueError:
-        arrived = None  # not ours to judge here; the durable cursor still counts it
+    # Sender from the subject (never the body), or None for a record that is not a message.
+    arrived = messages.read_message(node.broker, msg)
     asyncio.get_running_loop().create_task(_wake_quietly(node, agent, arrived))
 
 

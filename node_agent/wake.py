@@ -55,7 +55,7 @@ def may_type_into(agent: LocalAgent, now: float, cooldown_s: float) -> bool:
 async def input_is_empty(node: Node, agent: LocalAgent) -> bool:
     """Read the pane now: is the CLI showing its input line, empty, with no dialog?"""
     if agent.kind == AgentKind.shell:
-        return True  # judged by the foreground process (see screen.classify)
+        return True  # judged by its foreground process (screen.shell_state)
     text = await asyncio.to_thread(tmux.capture_many, node.tmux, [agent.pane_id])
     view = clis.read_screen(agent.kind, text.get(agent.pane_id, ""))
     return view.state == AgentState.idle and view.input_empty is True
@@ -65,10 +65,13 @@ async def wake_if_idle(
     node: Node, agent: LocalAgent, *, force: bool = False, arrived: Message | None = None
 ) -> bool:
     """Paste the pointer when the agent is idle and has mail it has not been pointed to (or
-    its reminder is due). Returns True when the pointer was typed. `arrived`: the message
-    whose arrival prompted this, counted even if the durable cursor has not caught up yet."""
+    its reminder is due, or `force`: a kick). Returns True when the pointer was typed.
+    `arrived`: the message whose arrival prompted this, counted even if the durable cursor
+    has not caught up yet."""
     now = time.monotonic()
     cooldown = 0.0 if force else node.settings.wake_cooldown_s
+    if force:
+        agent.wake_not_before = 0.0  # a person's kick is a deliberate retry: no backoff
     if not may_type_into(agent, now, cooldown):
         if may_type_into(agent, now, 0.0):
             _retry_after_cooldown(node, agent, agent.last_wake + cooldown - now)

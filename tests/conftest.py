@@ -20,6 +20,8 @@ _teams = itertools.count(1)
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = single_node(tmp_path_factory.mktemp("nats"))
+    # Hundreds of test teams each reserve their inboxes' byte limits; nothing near it is used.
+    server.spec.max_file_store = "1TB"
     server.start()
     yield server
     server.stop()

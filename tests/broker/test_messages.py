@@ -3,7 +3,13 @@ import asyncio
 import pytest
 
 from broker import agents, messages
-from broker.errors import AmbiguousAgent, InvalidInput, MessageTooLarge, UnknownAgent
+from broker.errors import (
+    AmbiguousAgent,
+    InvalidInput,
+    MessageTooLarge,
+    StreamFull,
+    UnknownAgent,
+)
 from broker.names import AgentId
 
 ALICE, BOB = AgentId("n1", "alice"), AgentId("n2", "bob")
@@ -153,3 +159,15 @@ async def test_concurrent_senders_all_read_exactly_once_in_order(broker_factory)
     for sender in senders:
         seq = [int(b.split(":")[1]) for b in bodies if b.startswith(f"{sender}:")]
         assert seq == list(range(500))
+
+
+async def test_a_full_inbox_refuses_new_mail_and_keeps_the_old(broker_factory):
+    broker = await broker_factory(inbox_max_bytes=1024 * 1024, max_body_bytes=64 * 1024)
+    sender, flooded = AgentId("n1", "flooder"), AgentId("n9", "victim")
+    await agents.register(broker, flooded)
+    first = await messages.send(broker, sender, str(flooded), "keep me")
+    with pytest.raises(StreamFull, match="is full"):
+        for _ in range(40):  # 40 × 60 KiB > 1 MiB
+            await messages.send(broker, sender, str(flooded), "x" * 60 * 1024)
+    got = await messages.fetch(broker, flooded, limit=1)
+    assert got[0].message.id == first.id, "nothing stored was dropped to make room"
