@@ -104,7 +104,9 @@ async def monitor_once(node: Node) -> None:
         pane = panes.get(agent_id)
         if pane is None or pane.dead:
             await lifecycle.bury(node, agent, reason="pane exited" if pane else "window closed")
-        else:
+        elif agent.source != Source.hook or agent.state != AgentState.idle:
+            # An agent idle by its own signals needs no look: its next turn starts with a
+            # hook, and a wake reads its screen anyway just before typing.
             watched.append((agent, pane))
     screens = await asyncio.to_thread(
         tmux.capture_many,
