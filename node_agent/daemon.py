@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 
 from broker import events, messages, presence, tasks
 from broker.connection import checked_subscribe, connect
-from broker.models import AgentKind, AgentState, Message
+from broker.models import AgentKind, AgentState
 from broker.names import AgentId
 from broker.settings import Settings
 from node_agent import awareness, clis, control, hooks, launch, lifecycle, screen, tmux, wake
@@ -75,14 +75,7 @@ async def _on_mail(node: Node, msg: Msg) -> None:
         return
     # Sender from the subject (never the body), or None for a record that is not a message.
     arrived = messages.read_message(node.broker, msg)
-    asyncio.get_running_loop().create_task(_wake_quietly(node, agent, arrived))
-
-
-async def _wake_quietly(node: Node, agent: LocalAgent, arrived: Message | None = None) -> None:
-    try:
-        await wake.wake_if_idle(node, agent, arrived=arrived)
-    except Exception as exc:
-        log.warning("wake_failed", agent=str(agent.id), error=str(exc))
+    asyncio.get_running_loop().create_task(wake.wake_quietly(node, agent, arrived))
 
 
 async def monitor_loop(node: Node) -> None:
@@ -121,7 +114,7 @@ async def monitor_once(node: Node) -> None:
         if seen is not None and judge(agent, seen):
             log.info("agent_state", agent=str(agent.id), state=agent.state.value, source="screen")
             if agent.state == AgentState.idle:
-                await _wake_quietly(node, agent)
+                await wake.wake_quietly(node, agent)
 
 
 def judge(agent: LocalAgent, seen: AgentState) -> bool:
@@ -156,7 +149,7 @@ async def mail_sweep(node: Node) -> None:
         await asyncio.sleep(MAIL_SWEEP_S)
         for agent in list(node.agents.values()):
             if agent.state == AgentState.idle:
-                await _wake_quietly(node, agent)
+                await wake.wake_quietly(node, agent)
 
 
 async def heartbeat_loop(node: Node) -> None:

@@ -49,7 +49,8 @@ async def _new_mail(node: Node, agent: LocalAgent) -> tuple[list[Message], int]:
     return new, unread.count
 
 
-# "resumed": the OpenCode plugin saw a permission prompt answered.
+# "resumed": the OpenCode plugin saw a turn start or a permission prompt answered (it has no
+# way to show hook context there, so nothing is announced for it).
 TURN_START = frozenset({"UserPromptSubmit", "PostToolUse", "PreToolUse", "resumed"})
 TURN_END = frozenset({"Stop"})
 # A turn that ended without completing: Claude Code's StopFailure (API error), Codex's
@@ -69,12 +70,12 @@ async def handle(node: Node, event: str, agent_id: str, payload: dict) -> dict[s
         agent.mcp_ready = True
         log.info("agent_mcp_ready", agent=agent_id)
         if agent.state == AgentState.idle:
-            asyncio.get_running_loop().create_task(_wake_soon(node, agent))
+            asyncio.get_running_loop().create_task(wake.wake_quietly(node, agent))
     elif event in TURN_START:
         agent.set_state(AgentState.busy, Source.hook)
         if event == "PreToolUse":
             output = await _before_edit(node, agent, payload)
-        else:
+        elif event != "resumed":
             new, unread = await _new_mail(node, agent)
             if new:
                 output = _context(event, _mail_line(new, unread))
@@ -108,13 +109,6 @@ def _failure(payload: dict) -> str:
         if isinstance(value, dict) and value.get("message"):
             return str(value["message"])[:120]
     return "API error"
-
-
-async def _wake_soon(node: Node, agent: LocalAgent) -> None:
-    try:
-        await wake.wake_if_idle(node, agent)
-    except Exception as exc:
-        log.warning("wake_failed", agent=str(agent.id), error=str(exc))
 
 
 async def _on_stop(node: Node, agent: LocalAgent, payload: dict) -> dict | None:

@@ -101,6 +101,14 @@ async def wake_if_idle(
     return True
 
 
+async def wake_quietly(node: Node, agent: LocalAgent, arrived: Message | None = None) -> None:
+    """`wake_if_idle` for background callers: a failure is logged, never raised."""
+    try:
+        await wake_if_idle(node, agent, arrived=arrived)
+    except Exception as exc:
+        log.warning("wake_failed", agent=str(agent.id), error=str(exc))
+
+
 def _retry_after_cooldown(node: Node, agent: LocalAgent, delay: float) -> None:
     """Mail that arrives during the cooldown is not left for the slow sweep: one retry per
     agent is scheduled for when the cooldown ends."""
@@ -109,10 +117,7 @@ def _retry_after_cooldown(node: Node, agent: LocalAgent, delay: float) -> None:
 
     async def later() -> None:
         await asyncio.sleep(max(0.0, delay))
-        try:
-            await wake_if_idle(node, agent)
-        except Exception as exc:
-            log.warning("wake_retry_failed", agent=str(agent.id), error=str(exc))
+        await wake_quietly(node, agent)
 
     agent.wake_retry = asyncio.get_running_loop().create_task(later())
 
