@@ -21,6 +21,7 @@ from nats.js.kv import KeyValue
 from broker.connection import Broker
 from broker.errors import BrokerUnavailable, StreamFull
 from broker.ids import new_ulid
+from broker.pull import ONE_SHOT_CONSUMER_S
 
 EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = (10071, 10164)
@@ -168,7 +169,7 @@ async def kv_entries(kv: KeyValue, pattern: str = ">") -> list[KeyValue.Entry]:
     consumer delivered nothing; otherwise reading goes on to the entry whose delta is 0.
     Deletes are read too (and dropped here) so that the last message always carries delta 0.
     """
-    watcher = await kv.watch(pattern)
+    watcher = await kv.watch(pattern, inactive_threshold=ONE_SHOT_CONSUMER_S)
     entries: list[Any] = []
     try:
         while True:

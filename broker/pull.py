@@ -22,6 +22,11 @@ from nats.js import api
 from broker.connection import Broker, guarded
 from broker.errors import BrokerUnavailable
 
+# How long the server keeps a throwaway ordered consumer once nobody reads it. nats-py's
+# default is 5 minutes: a process reading a bucket every few seconds then leaves hundreds of
+# consumers behind, which tax every write and hit the server's per-stream limit.
+ONE_SHOT_CONSUMER_S = 5.0
+
 
 def next_subject(stream: str, consumer: str) -> str:
     return f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
@@ -121,7 +126,13 @@ async def snapshot(
             deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq
         )
     )
-    sub = await broker.js.subscribe(subject, stream=stream, ordered_consumer=True, config=policy)
+    sub = await broker.js.subscribe(
+        subject,
+        stream=stream,
+        ordered_consumer=True,
+        config=policy,
+        inactive_threshold=ONE_SHOT_CONSUMER_S,
+    )
     count = 0
     try:
         info = await sub.consumer_info()
@@ -152,6 +163,7 @@ async def stream_from_now(
         stream=stream,
         ordered_consumer=True,
         config=api.ConsumerConfig(deliver_policy=policy),
+        inactive_threshold=ONE_SHOT_CONSUMER_S,
     )
     try:
         async for msg in sub.messages:

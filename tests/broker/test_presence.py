@@ -52,3 +52,21 @@ async def test_go_offline_removes_presence_at_once(broker):
     await presence.heartbeat(broker, AgentInfo(id=str(agent), node="n1", state="idle"))
     await presence.go_offline(broker, agent, reason="pane died")
     assert await presence.live(broker) == {}
+
+
+async def test_presence_reads_leave_no_consumers_behind(broker):
+    """Each read of the bucket is a throwaway consumer; the server forgets it within seconds
+    instead of nats-py's five minutes, so a daemon reading every few seconds stays flat."""
+    agent = AgentId("n1", "reader")
+    await presence.heartbeat(broker, AgentInfo(id=str(agent), node="n1", state="idle"))
+    stream = f"KV_{broker.names.agents_bucket}"
+    before = (await broker.js.stream_info(stream)).state.consumer_count
+    for _ in range(200):
+        assert str(agent) in await presence.live(broker)
+    after = (await broker.js.stream_info(stream)).state.consumer_count
+    assert after > before, "each read made a consumer (else this test proves nothing)"
+    for _ in range(100):
+        await asyncio.sleep(0.2)
+        if (await broker.js.stream_info(stream)).state.consumer_count <= before:
+            break
+    assert (await broker.js.stream_info(stream)).state.consumer_count <= before
