@@ -88,15 +88,11 @@ def install_command(args: argparse.Namespace) -> int:
         )
         merge_toml(path, codex_table(command, cmd_args, env))
     print(f"studio MCP server written to {path} ({args.client}, {args.scope} scope)")
-    print(f"check it with `{CHECK[args.client]}`")
+    print(f"check it with `{args.client} mcp list`" + CHECK_NOTE.get(args.client, ""))
     return 0
 
 
-CHECK = {
-    "claude": "claude mcp list` (it starts the server and reports ✔ Connected",
-    "codex": "codex mcp list",
-    "opencode": "opencode mcp list",
-}
+CHECK_NOTE = {"claude": " (it starts the server and reports ✔ Connected)"}
 CLAUDE_ALLOW = "mcp__studio"
 
 
