@@ -100,6 +100,19 @@ def _where(broker: Broker, key: str) -> str:
     return f"{broker.names.registry_bucket}/{key}"
 
 
+async def record(broker: Broker, agent: AgentId) -> AgentRecord | None:
+    """One agent's registry record, by a single-key read (never a listing)."""
+    kv = await bucket(broker, broker.names.registry_bucket)
+    entry = await kv_get(kv, _key(agent))
+    if entry is None:
+        return None
+    found = records.parse(broker, AgentRecord, entry.value, where=_where(broker, _key(agent)))
+    if found is None or found.id != str(agent):
+        return None
+    broker.known_agents.add(str(agent))
+    return found
+
+
 async def is_registered(broker: Broker, agent: AgentId) -> bool:
     if str(agent) in broker.known_agents:
         return True

@@ -99,8 +99,10 @@ def node_permissions(team: str, node: str) -> Permissions:
         f"$KV.{n.cursors_bucket}.{node}.*",
         # stream lookups: on connect (streams exist, made by the admin) and inbox history
         *(f"$JS.API.STREAM.INFO.{s}" for s in (inbox, *shared)),
-        # KV reads (direct get of one key)
+        # KV reads of one key: any replica (direct get), or the leader where a read decides a
+        # compare-and-set (tasks, leases, and "did my retried write land")
         *(f"$JS.API.DIRECT.GET.{s}.>" for s in kv_streams),
+        *(f"$JS.API.STREAM.MSG.GET.{s}" for s in kv_streams),
         # ordered (ephemeral) consumers: own inbox history, events, notes, KV reads
         *(f"$JS.API.CONSUMER.CREATE.{s}" for s in ordered),
         # durable cursors: one per own agent on the own inbox (notes keep theirs in the

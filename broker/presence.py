@@ -13,7 +13,7 @@ from broker.errors import InvalidInput
 from broker.models import AgentInfo, AgentKind, AgentState, utcnow
 from broker.names import AgentId, validate_name
 from broker.provision import bucket
-from broker.publish import kv_delete, kv_entries, kv_write
+from broker.publish import kv_delete, kv_entries, kv_get, kv_write
 
 TTL_HEARTBEATS = 3
 
@@ -40,6 +40,13 @@ async def go_offline(broker: Broker, agent: AgentId, reason: str = "") -> None:
     """Remove presence at once (a dead pane), instead of waiting for the TTL."""
     await kv_delete(broker, broker.names.agents_bucket, _key(str(agent)))
     await events.emit(broker, "agent_offline", agent=str(agent), reason=reason)
+
+
+async def get(broker: Broker, agent: AgentId) -> AgentInfo | None:
+    """One agent's presence, by a single-key read (never a listing)."""
+    kv = await bucket(broker, broker.names.agents_bucket)
+    entry = await kv_get(kv, _key(str(agent)))
+    return _read(broker, entry.key, entry.value) if entry else None
 
 
 async def live(broker: Broker) -> dict[str, AgentInfo]:

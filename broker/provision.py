@@ -68,11 +68,16 @@ async def _existing_stream(broker: Broker, name: str) -> api.StreamInfo:
         ) from None
 
 
-def _kv_stream(broker: Broker, bucket: str, history: int = 1) -> api.StreamConfig:
+def _kv_stream(
+    broker: Broker, bucket: str, history: int = 1, *, any_replica: bool = True
+) -> api.StreamConfig:
+    """`any_replica`: reads may be answered by any replica (direct gets), which may lag the
+    leader by a moment. Buckets whose reads decide a compare-and-set (tasks, leases) read
+    from the leader instead, so a claim right after a create sees the task."""
     return api.StreamConfig(
         name=f"KV_{bucket}",
         subjects=[f"$KV.{bucket}.>"],
-        allow_direct=True,
+        allow_direct=any_replica,
         # A rollup header would let a writer of one key wipe every other key of the bucket.
         allow_rollup_hdrs=False,
         allow_msg_ttl=True,
@@ -142,12 +147,14 @@ async def ensure_team(broker: Broker) -> None:
             storage=api.StorageType.FILE,
         ),
     )
-    await ensure_stream(broker, _kv_stream(broker, names.tasks_bucket, history=8))
+    await ensure_stream(
+        broker, _kv_stream(broker, names.tasks_bucket, history=8, any_replica=False)
+    )
     await ensure_stream(broker, _kv_stream(broker, names.registry_bucket))
     # Presence expires by per-message TTL. No expiry markers: the server needs rollup
     # headers allowed for those, and a rollup would let any node wipe everyone's presence.
     await ensure_stream(broker, _kv_stream(broker, names.agents_bucket))
-    await ensure_stream(broker, _kv_stream(broker, names.leases_bucket))
+    await ensure_stream(broker, _kv_stream(broker, names.leases_bucket, any_replica=False))
     await ensure_stream(broker, _kv_stream(broker, names.cursors_bucket))
 
 

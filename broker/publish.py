@@ -141,8 +141,10 @@ async def kv_write(
 
 
 async def _latest_with_id(broker: Broker, bucket: str, subject: str, msg_id: str) -> int | None:
+    """The key's latest revision if it carries `msg_id`: read from the leader, the one
+    replica sure to have the write being asked about."""
     try:
-        latest = await broker.js.get_msg(f"KV_{bucket}", subject=subject, direct=True)
+        latest = await broker.js.get_msg(f"KV_{bucket}", subject=subject, direct=False)
     except APIError:
         return None
     headers = latest.headers or {}

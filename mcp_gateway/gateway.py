@@ -22,7 +22,7 @@ from mcp.server.mcpserver import Context
 from broker import agents
 from broker.connection import Broker, connect
 from broker.errors import BrokerUnavailable, InvalidInput, StudioError
-from broker.models import AgentKind, AgentRecord
+from broker.models import AgentKind
 from broker.names import AgentId, is_full_id, validate_name
 from broker.settings import Settings
 
@@ -223,10 +223,3 @@ def client_kind(session: Any) -> AgentKind:
         if needle in name:
             return kind
     return AgentKind.other
-
-
-async def record_of(broker: Broker, agent: AgentId) -> AgentRecord | None:
-    for record in await agents.registered(broker):
-        if record.id == str(agent):
-            return record
-    return None

@@ -202,8 +202,7 @@ async def awareness_once(node: Node) -> None:
     live = await presence.live(node.broker)
     if changed:
         for agent in list(node.agents.values()):
-            await lifecycle.heartbeat(node, agent, live)
-        live = await presence.live(node.broker)
+            live[str(agent.id)] = await lifecycle.heartbeat(node, agent, live)
     for overlap in awareness.find_overlaps(list(live.values())):
         for agent_id in overlap.agents:
             if agent_id not in node.agents:

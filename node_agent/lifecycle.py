@@ -182,12 +182,13 @@ async def stop(node: Node, agent: LocalAgent, *, force: bool, timeout_s: float) 
 
 async def heartbeat(
     node: Node, agent: LocalAgent, live: dict[str, AgentInfo] | None = None
-) -> None:
-    """Presence for one agent. Summary and task are the agent's own (set through the gateway),
-    so they are carried over from the current record rather than overwritten."""
-    if live is None:
-        live = await presence.live(node.broker)
-    current = live.get(str(agent.id))
+) -> AgentInfo:
+    """Presence for one agent, as written. Summary and task are the agent's own (set through
+    the gateway), so they are carried over from the current record (from `live` when the
+    caller has read the bucket anyway, else by a single-key read)."""
+    current = (
+        live.get(str(agent.id)) if live is not None else await presence.get(node.broker, agent.id)
+    )
     info = AgentInfo(
         id=str(agent.id),
         node=node.settings.node,
@@ -204,3 +205,4 @@ async def heartbeat(
         tmux_target=f"{node.session_name}:{agent.pane_id}",
     )
     await presence.heartbeat(node.broker, info)
+    return info

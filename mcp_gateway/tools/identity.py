@@ -9,7 +9,7 @@ from broker import agents, presence
 from broker.connection import Broker
 from broker.models import AgentInfo, AgentState
 from broker.names import AgentId
-from mcp_gateway.gateway import Gateway, client_kind, record_of
+from mcp_gateway.gateway import Gateway, client_kind
 from mcp_gateway.render import clock
 from mcp_gateway.replies import reply, tool
 from mcp_gateway.tools.params import Name, ShortText, Summary
@@ -30,7 +30,7 @@ def register_tools(server: MCPServer) -> None:
                 {**facts, "agent": None},
             )
         await gw.ensure_registered(agent, ctx.request_context.session)
-        record = await record_of(gw.broker, agent)
+        record = await agents.record(gw.broker, agent)
         kind = record.kind.value if record else "other"
         details = [f"team {gw.broker.team}"] + [kind] * (kind != "other")
         details += [f"role {record.role}"] if record and record.role else []
@@ -50,8 +50,7 @@ def register_tools(server: MCPServer) -> None:
         gw = Gateway.of(ctx)
         agent = await gw.claimable(ctx, name)
         warning = await _live_elsewhere(gw.broker, agent) if gw.caller(ctx) != agent else ""
-        team = await agents.registered(gw.broker)
-        record = next((r for r in team if r.id == str(agent)), None)
+        record = await agents.record(gw.broker, agent)
         kind = record.kind if record else client_kind(ctx.request_context.session)
         role = role or (record.role if record else "")
         await agents.register(gw.broker, agent, kind=kind, role=role)
@@ -59,10 +58,9 @@ def register_tools(server: MCPServer) -> None:
             gw.adopt(agent, fixed=gw.identity_fixed)
         if summary:
             await _set_summary(gw.broker, agent, summary)
-        others = len([r for r in team if r.id != str(agent)])
         text = (
             f"You are {agent}. Others reach you with send_message(to='{agent.name}'); "
-            f"{others} other agent(s) registered — list_agents shows them."
+            "list_agents shows the team."
         )
         return reply(text + warning, {"agent": str(agent), "kind": kind.value, "role": role})
 
@@ -78,9 +76,9 @@ def register_tools(server: MCPServer) -> None:
 
 async def _set_summary(broker: Broker, agent: AgentId, summary: str) -> AgentInfo:
     """Rewrite the agent's presence with a new summary, keeping what the daemon reported."""
-    info = (await presence.live(broker)).get(str(agent))
+    info = await presence.get(broker, agent)
     if info is None:
-        record = await record_of(broker, agent)
+        record = await agents.record(broker, agent)
         info = AgentInfo(id=str(agent), node=agent.node, state=AgentState.busy)
         if record:
             info.kind, info.role = record.kind, record.role
@@ -91,7 +89,7 @@ async def _set_summary(broker: Broker, agent: AgentId, summary: str) -> AgentInf
 
 async def _live_elsewhere(broker: Broker, agent: AgentId) -> str:
     """A warning when another live session already uses this id (they would share an inbox)."""
-    info = (await presence.live(broker)).get(str(agent))
+    info = await presence.get(broker, agent)
     if info is None or info.state == AgentState.offline:
         return ""
     return (
