@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js.errors import APIError
@@ -29,6 +31,7 @@ from broker.publish import publish
 from broker.pull import next_subject, pull, snapshot
 
 MAX_SUBJECT_CHARS = 200
+ACK_TIMEOUT_S, ACK_RETRY_S = 5.0, 20.0
 
 
 log = structlog.get_logger(__name__)
@@ -62,7 +65,18 @@ class Delivery:
     redelivered: bool
 
     async def ack(self) -> None:
-        await self.raw.ack()
+        """Mark it read, confirmed by the server (an unconfirmed ack could leave the unread
+        count read right after still counting it). Retried through a slow moment, such as
+        the burst of acks after a broadcast to a thousand agents; a retry of an ack that did
+        land is answered like the first."""
+        deadline = time.monotonic() + ACK_RETRY_S
+        while True:
+            try:
+                await self.raw.ack_sync(timeout=ACK_TIMEOUT_S)
+                return
+            except nats.errors.TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
 
 
 def _check_body(broker: Broker, body: str) -> None:
@@ -188,8 +202,8 @@ async def fetch(
 
 
 async def ack(deliveries: list[Delivery]) -> None:
-    for delivery in deliveries:
-        await delivery.ack()
+    """The one way messages are marked read (see Delivery.ack)."""
+    await asyncio.gather(*(d.ack() for d in deliveries))
 
 
 async def unread_count(broker: Broker, agent: AgentId) -> int:
