@@ -44,6 +44,7 @@ down: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: $(STAMP) system-deps agent-clis lint
 	STUDIO_AGENT_CLIS=$(AGENT_CLIS)/node_modules/.bin $(VENV)/bin/pytest -q $(ARGS)

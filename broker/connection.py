@@ -7,6 +7,7 @@ gateway, the daemon, the CLI and the benchmarks share one code path with no clas
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections import deque
@@ -159,7 +160,7 @@ async def checked_subscribe(broker: Broker, subject: str, **kwargs: Any) -> Subs
     # sent after it. nats-py pairs PONGs with waiters first-in-first-out, and an older PING
     # in flight can take the first PONG: the second flush's PONG is certainly ours.
     for _ in range(2):
-        await broker.nc.flush(timeout=broker.settings.request_timeout_s)
+        await broker.nc.flush(timeout=math.ceil(broker.settings.request_timeout_s))
     denied = broker.nc.denied_since(since, subject)
     if denied:
         await sub.unsubscribe()

@@ -6,7 +6,7 @@ emit is logged and does not undo the operation that caused it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import structlog
 from nats.aio.msg import Msg
@@ -57,7 +57,7 @@ async def recent(broker: Broker, limit: int = 20, kind: str | None = None) -> li
 
 async def watch(
     broker: Broker, kind: str | None = None, *, history: bool = False
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Yield events as they happen (from now, or from the start of retention)."""
     subject = broker.names.event_filter(kind)
     async for msg in stream_from_now(broker, subject, broker.names.events_stream, history=history):

@@ -47,7 +47,7 @@ async def ensure_stream(broker: Broker, config: api.StreamConfig) -> api.StreamI
             # Node credentials may not create or change streams (a node that could edit its
             # inbox stream's subjects could capture other nodes' mail): the admin provisions
             # them (`studio broker provision`), and a node uses them as they are.
-            return await _existing_stream(broker, config.name)
+            return await _existing_stream(broker, config.name or "")
         except Exception as exc:
             # A cluster that just started may not know all its peers yet (10005: "no
             # suitable peers for placement"): as transient as a leader election.

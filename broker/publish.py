@@ -102,10 +102,10 @@ async def kv_read(kv: KeyValue, key: str) -> tuple[KeyValue.Entry | None, int]:
     try:
         entry = await kv.get(key)
     except KeyNotFoundError as exc:
-        return None, exc.entry.revision if exc.entry else 0
+        return None, (exc.entry.revision or 0) if exc.entry else 0
     if entry.value is None or entry.operation in ("DEL", "PURGE"):
-        return None, entry.revision
-    return entry, entry.revision
+        return None, entry.revision or 0
+    return entry, entry.revision or 0
 
 
 async def kv_write(

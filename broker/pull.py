@@ -102,7 +102,7 @@ async def pull(broker: Broker, api_subject: str, batch: int, wait_s: float) -> l
                 await asyncio.sleep(0.25)
                 await broker.nc.publish(api_subject, payload, reply=puller.sub.subject)
             else:
-                description = msg.headers.get("Description", "")
+                description = (msg.headers or {}).get("Description", "")
                 raise BrokerUnavailable(f"read failed on {api_subject}: {status} {description}")
         return got
 
@@ -136,7 +136,8 @@ async def snapshot(
     count = 0
     try:
         info = await sub.consumer_info()
-        if info.num_pending == 0 and info.delivered.consumer_seq == 0:
+        delivered = info.delivered.consumer_seq if info.delivered else 0
+        if info.num_pending == 0 and delivered == 0:
             return  # nothing stored past the start: do not wait for a message that won't come
         while limit is None or count < limit:
             try:

@@ -74,7 +74,7 @@ async def get(broker: Broker, tid: str) -> Task:
     task = records.parse(broker, Task, entry.value, where=f"{broker.names.tasks_bucket}/{tid}")
     if task is None:
         raise TaskNotFound(f"task {tid} is stored unreadably; create a new task instead")
-    task.revision = entry.revision
+    task.revision = entry.revision or 0
     return task
 
 
@@ -90,7 +90,7 @@ async def list_tasks(
         task = records.parse(broker, Task, entry.value, where=where)
         if task is None:
             continue
-        task.revision = entry.revision
+        task.revision = entry.revision or 0
         if (status is None or task.status == status) and (
             assignee is None or task.assignee == assignee
         ):

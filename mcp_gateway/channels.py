@@ -32,7 +32,7 @@ from mcp_gateway.handoff import hand_off
 log = structlog.get_logger(__name__)
 
 CAPABILITY = "claude/channel"
-METHOD = "notifications/claude/channel"
+METHOD: Literal["notifications/claude/channel"] = "notifications/claude/channel"
 LONG_POLL_S = 10.0
 BATCH = 10
 RETRY_S = 1.0
@@ -43,7 +43,11 @@ class ChannelParams(BaseModel):
     meta: dict[str, str]
 
 
-class ChannelNotification(Notification[ChannelParams, Literal["notifications/claude/channel"]]):
+# The channel's params carry `meta` (not MCP's `_meta`), so they cannot derive from the SDK's
+# NotificationParams, which the type parameter is bounded by; the wire shape is Claude Code's.
+class ChannelNotification(
+    Notification[ChannelParams, Literal["notifications/claude/channel"]]  # type: ignore[type-var]
+):
     method: Literal["notifications/claude/channel"] = METHOD
     params: ChannelParams
 

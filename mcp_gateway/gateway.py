@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mcp.server.mcpserver import Context
 
@@ -80,7 +80,7 @@ class Gateway:
     @classmethod
     def of(cls, ctx: Context) -> Gateway:
         """The gateway behind a tool call (what the server lifespan yielded)."""
-        return ctx.request_context.lifespan_context
+        return cast(Gateway, ctx.request_context.lifespan_context)
 
     @property
     def broker(self) -> Broker:

@@ -74,7 +74,9 @@ def lowlevel(server: MCPServer) -> Server[Any]:
 
 
 def initialization_options(server: MCPServer, *, channels: bool) -> InitializationOptions:
-    experimental = {channel_push.CAPABILITY: {}} if channels else None
+    experimental: dict[str, dict[str, Any]] | None = (
+        {channel_push.CAPABILITY: {}} if channels else None
+    )
     return lowlevel(server).create_initialization_options(experimental_capabilities=experimental)
 
 

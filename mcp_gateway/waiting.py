@@ -63,7 +63,7 @@ async def wait(
     waiters = []
     if event in STATES:
         waiters.append(_until_state(broker, ids, AgentState(event)))
-    elif event == MESSAGE:
+    elif event == MESSAGE and me is not None:  # (no identity was refused above)
         waiters.append(_until_mail(broker, me, baseline=0))
     else:
         waiters.append(_until_event(broker, ids, event))

@@ -107,6 +107,7 @@ async def monitor_once(node: Node) -> None:
         [a.pane_id for a, _ in watched if a.kind != AgentKind.shell],
     )
     for agent, pane in watched:
+        seen: AgentState | None
         if agent.kind == AgentKind.shell:
             seen = screen.shell_state(pane.command)
         else:

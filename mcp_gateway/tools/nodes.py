@@ -11,6 +11,7 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from broker import control
+from broker.models import AgentKind
 from broker.names import validate_name
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.replies import reply, tool
@@ -41,7 +42,7 @@ def register_tools(server: MCPServer) -> None:
         spec = control.SpawnRequest(
             requested_by=_requester(gw, ctx),
             name=validate_name(name, "agent name"),
-            kind=kind,
+            kind=AgentKind(kind),
             cwd=cwd,
             prompt=prompt,
             worktree=worktree,

@@ -40,7 +40,7 @@ def register_tools(server: MCPServer) -> None:
         me = await gw.me(ctx) if gw.caller(ctx) else None
         watched = [await gw.resolve(a) for a in agents or []]
         outcome = await waiting.wait(gw.broker, me, watched, event, timeout_s)
-        data = {
+        data: dict[str, object] = {
             "reason": outcome.reason,
             "event": outcome.event.model_dump(mode="json") if outcome.event else None,
             "agents": [a.model_dump(mode="json") for a in outcome.agents],
