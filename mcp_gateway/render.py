@@ -3,7 +3,11 @@ times in UTC, and nothing a later tool call would not need."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
 
 from broker.models import AgentInfo, Event, Lease, Message, Note, Task, TaskStatus
 
@@ -102,6 +106,11 @@ def event_line(e: Event) -> str:
     task = f" {e.task}" if e.task else ""
     data = ", ".join(f"{k}={v}" for k, v in e.data.items() if v not in (None, "", []))
     return f"{clock(e.created_at)} {e.kind}{who}{task}" + (f" ({data})" if data else "")
+
+
+def dumped(records: Sequence[BaseModel], limit: int = MAX_LIST) -> list[dict[str, Any]]:
+    """The first `limit` records as JSON data: what `bullet` shows, for structured content."""
+    return [r.model_dump(mode="json") for r in records[:limit]]
 
 
 def bullet(lines: list[str], empty: str, limit: int = MAX_LIST) -> str:

@@ -94,7 +94,9 @@ def register_tools(server: MCPServer) -> None:
         )
         found.sort(key=tasks.is_finished)
         text = render.bullet([render.task_line(t) for t in found], "No tasks match.")
-        return reply(text, {"tasks": [t.model_dump(mode="json") for t in found]})
+        if len(found) > render.MAX_LIST:
+            text += "\n(filter by status or assignee to see the rest)"
+        return reply(text, {"tasks": render.dumped(found), "total": len(found)})
 
     @tool(server, read_only=True)
     async def get_task(ctx: Context, task_id: TaskId) -> CallToolResult:

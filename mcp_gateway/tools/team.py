@@ -28,7 +28,9 @@ def register_tools(server: MCPServer) -> None:
         gw = Gateway.of(ctx)
         found = await presence.list_agents(gw.broker, node=node, state=state)
         text = render.bullet([render.agent_line(a) for a in found], "No agents match.")
-        return reply(text, {"agents": [a.model_dump(mode="json") for a in found]})
+        if len(found) > render.MAX_LIST:
+            text += "\n(filter by node or state to see the rest)"
+        return reply(text, {"agents": render.dumped(found), "total": len(found)})
 
     @tool(server, read_only=True)
     async def studio_status(ctx: Context) -> CallToolResult:
@@ -64,9 +66,16 @@ def register_tools(server: MCPServer) -> None:
                 "team": gw.broker.team,
                 "you": str(me) if me else None,
                 "unread": unread,
-                "agents": [a.model_dump(mode="json") for a in team],
-                "tasks": [t.model_dump(mode="json") for t in unfinished],
-                "leases": [x.model_dump(mode="json") for x in held],
+                # At most MAX_LIST of each, like the text: a result must fit a model's context.
+                "agents": render.dumped(team),
+                "tasks": render.dumped(unfinished),
+                "leases": render.dumped(held),
+                "counts": {
+                    "agents": len(team),
+                    "tasks": len(board),
+                    "unfinished": len(unfinished),
+                    "leases": len(held),
+                },
             },
         )
 

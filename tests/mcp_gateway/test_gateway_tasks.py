@@ -102,3 +102,17 @@ async def test_task_errors_are_actionable_and_write_nothing(gateway_client, brok
     assert "invalid arguments" in await fails(lead, "update_task", task_id="T-1", status="finished")
     await ok(lead, "update_task", task_id="T-1", note="context: see #12")
     assert "n1.lead: context: see #12" in text(await ok(lead, "get_task", task_id="T-1"))
+
+
+async def test_board_views_stay_small_however_big_the_board(gateway_client):
+    """A result must fit a model's context: at most 50 tasks are listed, with the totals."""
+    lead = await gateway_client("n1.lead")
+    await asyncio.gather(*(ok(lead, "dispatch_task", title=f"chore {i}") for i in range(70)))
+    listed = await ok(lead, "list_tasks")
+    assert listed.structured_content["total"] == 70
+    assert len(listed.structured_content["tasks"]) == 50
+    assert "… and 20 more" in text(listed) and "filter by status" in text(listed)
+    status = await ok(lead, "studio_status")
+    assert status.structured_content["counts"]["unfinished"] == 70
+    assert len(status.structured_content["tasks"]) == 50
+    assert len(text(status)) < 8 * 1024
