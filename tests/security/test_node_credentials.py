@@ -105,6 +105,10 @@ async def test_rollups_oversize_and_poison_records_do_no_harm(
     assert created not in (first, "T-77") and len(created) < 12
     assert created in await b.call("list_tasks")
 
+    # Notes cursors are the node's own keys: a cannot read or move b's.
+    message = await refused(a, "kv_put", bucket="cursors", key="b.ben", value="999999")
+    assert "permission denied" in message
+
     # A bad note costs only itself: the next good note is read.
     await a.call("raw_publish", subject=subject(dep, "note", "a", "eve"), body="{broken")
     await a.call("note_post", sender="a.eve", text="a real note")
