@@ -67,16 +67,18 @@ class Delivery:
     async def ack(self) -> None:
         """Mark it read, confirmed by the server (an unconfirmed ack could leave the unread
         count read right after still counting it). Retried through a slow moment, such as
-        the burst of acks after a broadcast to a thousand agents; a retry of an ack that did
-        land is answered like the first."""
+        the burst of acks after a broadcast to a thousand agents, or a leader election after
+        a broker node died; a retry of an ack that did land is answered like the first."""
         deadline = time.monotonic() + ACK_RETRY_S
         while True:
             try:
                 await self.raw.ack_sync(timeout=ACK_TIMEOUT_S)
                 return
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+                # No responders: the consumer's leader is being re-elected (a node died).
                 if time.monotonic() > deadline:
                     raise
+                await asyncio.sleep(0.25)
 
 
 def _check_body(broker: Broker, body: str) -> None:

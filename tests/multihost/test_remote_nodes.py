@@ -53,8 +53,10 @@ async def test_spawn_message_and_peek_on_another_host(site: Site, tmp_path: Path
     deployment = site.deploy()
     socket = f"studio-mh-{os.getpid()}"
     config = deployment.directory / "studio-b.toml"
+    (tmp_path / "user-b").mkdir()
     env = {
         **os.environ,
+        "HOME": str(tmp_path / "user-b"),  # b's shells run none of this machine's rc files
         "STUDIO_CONFIG": str(config),
         "STUDIO_HOME": str(tmp_path / "home-b"),
         "STUDIO_TMUX_SOCKET": socket,

@@ -79,8 +79,11 @@ class Studio:
             # The test client is another node ("lead") that starts scripted programs.
             'remote_control = "all"\n'
         )
+        user = self.home_root / f"user-{node}"  # shells must not run the developer's rc files
+        user.mkdir(exist_ok=True)
         return {
             **os.environ,
+            "HOME": str(user),
             "STUDIO_NATS_URL": ",".join(self.urls),
             "STUDIO_TEAM": self.team,
             "STUDIO_NODE": node,

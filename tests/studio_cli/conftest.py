@@ -88,8 +88,14 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
     )
     socket = f"studio-cli-{os.getpid()}-{next(_sockets)}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    # A HOME of its own: shell agents must not run the developer's shell start-up files.
+    (tmp_path / "user").mkdir(exist_ok=True)
     env.update(
-        STUDIO_HOME=str(home), STUDIO_TMUX_SOCKET=socket, STUDIO_NODE="box", STUDIO_TEAM="main"
+        HOME=str(tmp_path / "user"),
+        STUDIO_HOME=str(home),
+        STUDIO_TMUX_SOCKET=socket,
+        STUDIO_NODE="box",
+        STUDIO_TEAM="main",
     )
     session = Cli(home=home, env=env, socket=socket)
     try:
