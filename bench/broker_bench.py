@@ -9,7 +9,8 @@ What is compared (studio → raw equivalent):
 - send: `messages.send` → `js.publish` of a same-shape JSON message with a `Nats-Msg-Id`
   header, to a stream with the inbox stream's exact config and as many consumers.
 - round trip: send, `messages.fetch(limit=1)`, `messages.ack` → publish, pull-consumer
-  `fetch(1)`, `msg.ack()`, on a consumer with the agent cursor's exact config.
+  `fetch(1)`, `msg.ack_sync()` (studio's acks wait for the server's confirmation), on a
+  consumer with the agent cursor's exact config.
 - claim: `tasks.claim` → `kv.get` + `kv.update(last=rev)` on a bucket with the task board's
   config (claim also emits a task event: that is part of what a claim costs).
 - throughput: concurrent sends in windows of in-flight requests, same window both sides.
@@ -278,7 +279,7 @@ def raw_roundtrip(rig: Rig, reader: AgentId) -> Op:
         await rig.js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
         got = await pull.fetch(1, timeout=5)
         json.loads(got[0].data)  # the studio side parses what it reads too
-        await got[0].ack()
+        await got[0].ack_sync()
         return elapsed_ms(start)
 
     return op
