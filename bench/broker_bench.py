@@ -55,6 +55,7 @@ from broker.settings import load_settings
 log = structlog.get_logger("bench")
 
 TEAM = "bench"
+DEEP_INBOX_BYTES = 1024**3
 NODE = "n1"
 RAW_STREAM = "RAW_BENCH_INBOX"
 RAW_PREFIX = "raw.bench.msg"
@@ -176,7 +177,12 @@ def studio_payload(sender: AgentId, to: AgentId) -> tuple[str, bytes]:
 
 
 async def start_rig(server: ServerProcess, home: Path) -> Rig:
-    settings = load_settings(env={}, nats_url=server.spec.url, team=TEAM, node=NODE, home=home)
+    # The deep-inbox phase stores 100,000 unread messages in one node's inbox: more than the
+    # default inbox byte limit (64 MiB) allows, so this bench raises it.
+    settings = load_settings(
+        env={}, nats_url=server.spec.url, team=TEAM, node=NODE, home=home,
+        inbox_max_bytes=DEEP_INBOX_BYTES,
+    )  # fmt: skip
     broker = await connect(settings, name="bench-studio")
     nc = await nats.connect(server.spec.url, name="bench-raw")
     js = nc.jetstream(timeout=settings.request_timeout_s)
