@@ -23,12 +23,15 @@ from broker import messages
 from broker.models import AgentKind, AgentState, Message
 from broker.names import is_valid_id
 from broker.text import terminal_safe
-from node_agent import clis, tmux
+from node_agent import clis, screen, tmux
 from node_agent.state import LocalAgent, Node
 
 log = structlog.get_logger(__name__)
 
 VERIFY_S = 5.0
+# How soon to look again when a CLI's screen has not caught up with its idle signal, and for
+# how long after that signal.
+SETTLE_S, SETTLE_WINDOW_S = 0.3, 3.0
 AGENT_CLIS = frozenset({AgentKind.claude, AgentKind.codex, AgentKind.opencode})
 
 
@@ -52,12 +55,15 @@ def may_type_into(agent: LocalAgent, now: float, cooldown_s: float) -> bool:
     )
 
 
-async def input_is_empty(node: Node, agent: LocalAgent) -> bool:
+async def input_view(node: Node, agent: LocalAgent) -> screen.View:
     """Read the pane now: is the CLI showing its input line, empty, with no dialog?"""
     if agent.kind == AgentKind.shell:
-        return True  # judged by its foreground process (screen.shell_state)
+        return screen.View(AgentState.idle, True)  # judged by its foreground process
     text = await asyncio.to_thread(tmux.capture_many, node.tmux, [agent.pane_id])
-    view = clis.read_screen(agent.kind, text.get(agent.pane_id, ""))
+    return clis.read_screen(agent.kind, text.get(agent.pane_id, ""))
+
+
+def ready_to_type(view: screen.View) -> bool:
     return view.state == AgentState.idle and view.input_empty is True
 
 
@@ -87,8 +93,14 @@ async def wake_if_idle(
         return False
     if not may_type_into(agent, time.monotonic(), cooldown):
         return False  # it started a turn while we looked
-    if not await input_is_empty(node, agent):
-        log.info("wake_deferred", agent=str(agent.id), why="input line not empty or not ready")
+    view = await input_view(node, agent)
+    if not ready_to_type(view):
+        typed = view.state == AgentState.idle
+        log.info("wake_deferred", agent=str(agent.id), why="text typed" if typed else "not ready")
+        if not typed and time.monotonic() - agent.state_at < SETTLE_WINDOW_S:
+            # Just after a turn's end the screen may lag the CLI's own signal: look again
+            # soon rather than at the next sweep.
+            _retry_after_cooldown(node, agent, SETTLE_S)
         return False
     agent.last_wake = time.monotonic()
     if not fresh:
@@ -128,7 +140,7 @@ async def type_text(node: Node, agent: LocalAgent, text: str) -> bool:
     text = terminal_safe(text, multiline=False).strip()
     if not text or agent.state != AgentState.idle or agent.stopping:
         return False
-    if not await input_is_empty(node, agent):
+    if not ready_to_type(await input_view(node, agent)):
         return False
     agent.last_wake = time.monotonic()
     await asyncio.to_thread(tmux.paste, node.tmux, agent.pane_id, text)
