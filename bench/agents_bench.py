@@ -50,8 +50,9 @@ def tool_result_has(token: str):
 async def measure(kind: AgentKind, team: Team, idle_n: int, busy_n: int) -> dict:
     agent = await team.spawn(kind, f"bench-{kind.value}")
     await agent.wait_state("idle", within=90)
-    await agent.send("WARMUP")
-    await agent.wait_turn(tool_result_has("WARMUP"), within=90)
+    warmup = f"WARMUP-{kind.value}"  # the model's log is shared by every CLI of the run
+    await agent.send(warmup)
+    await agent.wait_turn(tool_result_has(warmup), within=90)
     idle, busy, floor = [], [], []
     for i in range(idle_n):
         await agent.wait_state("idle", within=30)
@@ -91,6 +92,7 @@ async def measure(kind: AgentKind, team: Team, idle_n: int, busy_n: int) -> dict
         "typed_floor_p50_s": percentile(floor, 50),
         "typed_floor_p99_s": percentile(floor, 99),
         "samples": {"idle": len(idle), "busy": len(busy), "floor": len(floor)},
+        "idle_samples_s": [round(x, 3) for x in idle],
     }
 
 
