@@ -149,10 +149,11 @@ class Agent:
                 await asyncio.sleep(0.2)
                 continue
             if got:
-                last = time.monotonic()
                 ids += [d.message.id for d in got]
                 redelivered += sum(d.redelivered for d in got)
+                # Acks are confirmed, so they wait out a leader election: that is not idleness.
                 await messages.ack(got)
+                last = time.monotonic()
         return {"ids": ids, "redelivered": redelivered, "errors": errors[-5:]}
 
     async def unread(self, agent: str) -> int:

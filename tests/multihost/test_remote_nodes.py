@@ -30,6 +30,14 @@ async def screen_showing(a, agent: str, text: str, within: float = 20) -> str:
     return screen
 
 
+async def event_seen(a, kind: str, within: float = 10) -> None:
+    """Events are published without waiting for the stream: give one a moment to land."""
+    deadline = time.monotonic() + within
+    while kind not in await a.call("events_recent"):
+        assert time.monotonic() < deadline, f"no {kind} event"
+        await asyncio.sleep(0.2)
+
+
 async def start_daemon(site: Site, env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(
@@ -75,7 +83,7 @@ async def test_spawn_message_and_peek_on_another_host(site: Site, tmp_path: Path
                 requested_by="b.lead",
             )  # fmt: skip
         assert "starts only claude, codex or opencode" in refused.value.message
-        assert "control_refused" in await a.call("events_recent")
+        await event_seen(a, "control_refused")
         assert await a.call("control_list", node="b") == []
         # b's person opens its control to the team; the rest of the test needs shells there.
         daemon.kill()
