@@ -29,7 +29,6 @@ import harness
 from figures import percentile
 
 from broker.connection import connect
-from broker.logs import configure_logging
 from broker.models import AgentKind
 from broker.server import single_node
 from broker.settings import load_settings
@@ -155,11 +154,7 @@ def main() -> int:
     parser.add_argument(
         "--cli", nargs="+", default=["claude", "codex", "opencode"], help="which CLIs"
     )
-    args = parser.parse_args()
-    configure_logging(level=args.log_level)
-    with harness.sigterm_unwinds():
-        result = asyncio.run(run(args))
-    return harness.finish(result, table, args)
+    return harness.run_async(parser.parse_args(), run, table)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ object as the last line)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
+
+from broker.logs import configure_logging
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
@@ -33,6 +36,18 @@ def sigterm_unwinds() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_async(
+    args: argparse.Namespace,
+    measure: Callable[[argparse.Namespace], Awaitable[dict]],
+    table: Callable[[dict], str],
+) -> int:
+    """The usual main: logging as asked, `measure` under SIGTERM unwinding, then `finish`."""
+    configure_logging(level=args.log_level)
+    with sigterm_unwinds():
+        result = asyncio.run(measure(args))
+    return finish(result, table, args)
 
 
 def finish(result: dict, table: Callable[[dict], str], args: argparse.Namespace) -> int:

@@ -14,7 +14,6 @@ Targets: permissions add <= 10 % to p50; validation <= 5 µs per message. Last l
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import tempfile
 import time
@@ -26,7 +25,6 @@ from nats.aio.msg import Msg
 
 from broker import auth, messages
 from broker.connection import Broker, connect
-from broker.logs import configure_logging
 from broker.models import Message
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox, ensure_team
@@ -175,11 +173,7 @@ def table(r: dict) -> str:
 
 
 def main() -> int:
-    args = harness.parser(__doc__ or "").parse_args()
-    configure_logging(level=args.log_level)
-    with harness.sigterm_unwinds():
-        result = asyncio.run(run(args))
-    return harness.finish(result, table, args)
+    return harness.run_async(harness.parser(__doc__ or "").parse_args(), run, table)
 
 
 if __name__ == "__main__":

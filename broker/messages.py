@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import nats.errors
-import structlog
 from nats.aio.msg import Msg
 from nats.js.errors import APIError
-from pydantic import ValidationError
 
-from broker import agents
+from broker import agents, records
 from broker.connection import Broker
 from broker.errors import InvalidInput, MessageTooLarge
 from broker.ids import new_ulid
@@ -34,24 +32,20 @@ MAX_SUBJECT_CHARS = 200
 ACK_TIMEOUT_S, ACK_RETRY_S = 5.0, 20.0
 
 
-log = structlog.get_logger(__name__)
-
-
 def read_message(broker: Broker, msg: Msg) -> Message | None:
     """A stored message as its reader sees it, or None for a record that is not one (skipped,
     never fatal). Sender and recipient come from the subject, which the broker checked,
     never from the body, which the sender wrote."""
+    where = f"{msg.subject}@{msg.metadata.sequence.stream}" if msg.reply else msg.subject
     parties = broker.names.msg_parties(msg.subject)
-    try:
-        message = Message.model_validate_json(msg.data)
-    except ValidationError:
-        message = None
+    message = records.parse(broker, Message, msg.data, where=where)
     if message is None or parties is None:
-        log.warning("bad_message_skipped", subject=msg.subject)
+        if parties is None:
+            records.skipped(broker, where, "not a message subject")
         return None
     recipient, sender = parties
     if message.sender != str(sender) or message.to != str(recipient):
-        log.warning("message_parties_corrected", claimed=message.sender, sender=str(sender))
+        records.warn_once(broker, where, "message_parties_corrected", claimed=message.sender)
         message = message.model_copy(update={"sender": str(sender), "to": str(recipient)})
     return message
 

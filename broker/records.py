@@ -29,6 +29,11 @@ def parse(broker: Broker, model: type[M], data: bytes | None, *, where: str) -> 
 
 
 def skipped(broker: Broker, where: str, why: str) -> None:
+    warn_once(broker, where, "bad_record_skipped", why=why)
+
+
+def warn_once(broker: Broker, where: str, event: str, **fields: object) -> None:
+    """Log `event` about the record at `where` the first time this process meets it."""
     if where not in broker.bad_records:
         broker.bad_records.add(where)
-        log.warning("bad_record_skipped", where=where, why=why)
+        log.warning(event, where=where, **fields)
