@@ -36,7 +36,9 @@ def read_message(broker: Broker, msg: Msg) -> Message | None:
     """A stored message as its reader sees it, or None for a record that is not one (skipped,
     never fatal). Sender and recipient come from the subject, which the broker checked,
     never from the body, which the sender wrote."""
-    where = f"{msg.subject}@{msg.metadata.sequence.stream}" if msg.reply else msg.subject
+    # The subject and the writer's msg id name the record (the daemon's live copy of a
+    # message has no stream sequence).
+    where = f"{msg.subject}#{(msg.headers or {}).get('Nats-Msg-Id', '')}"
     parties = broker.names.msg_parties(msg.subject)
     message = records.parse(broker, Message, msg.data, where=where)
     if message is None or parties is None:
