@@ -230,6 +230,26 @@ def add_user(
     return config, seed_file
 
 
+def remove_user(auth_dir: Path, name: str) -> AuthConfig:
+    """Revoke node `name`: drop it from auth.json, render auth.conf again and delete its seed
+    file (now worthless, and a key nobody should mistake for a live one). Servers that reload
+    the new auth.conf refuse its key and close its connections. The admin cannot be removed
+    here: it is the only user that may provision."""
+    validate_name(name, "node name")
+    if name == ADMIN:
+        raise InvalidInput(f"{ADMIN!r} is the provisioning user and cannot be removed")
+    config = load_auth(auth_dir)
+    if config is None:
+        raise InvalidInput(f"no {AUTH_JSON} in {auth_dir}: give the credentials directory (--dir)")
+    if config.user(name) is None:
+        nodes = ", ".join(u.name for u in config.users if u.role == "node") or "none"
+        raise InvalidInput(f"node {name!r} has no credentials in {auth_dir}; nodes: {nodes}")
+    config.users = [u for u in config.users if u.name != name]
+    save_auth(auth_dir, config)
+    seed_path(auth_dir, name).unlink(missing_ok=True)
+    return config
+
+
 def reload_servers(pids: Iterable[int]) -> None:
     """SIGHUP makes nats-server re-read its config, auth included, without dropping clients."""
     for pid in pids:

@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 
-from broker.control import ENV_NAME, NOT_INHERITED
-from broker.errors import InvalidInput
-
 # Set by the terminal the caller sits in, wrong inside tmux.
 TERMINAL_ONLY = frozenset({"TERM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TERM_SESSION_ID"})
 
@@ -30,6 +27,9 @@ def add_env_option(parser: argparse.ArgumentParser) -> None:
 
 
 def explicit(pairs: list[str]) -> dict[str, str]:
+    from broker.control import ENV_NAME
+    from broker.errors import InvalidInput
+
     env = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -41,6 +41,8 @@ def explicit(pairs: list[str]) -> dict[str, str]:
 
 def for_window(args: argparse.Namespace, *, local: bool) -> dict[str, str]:
     """This shell's environment (local spawns only), then `--env`."""
+    from broker.control import NOT_INHERITED
+
     inherited = {}
     if local:
         inherited = {

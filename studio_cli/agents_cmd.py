@@ -1,5 +1,7 @@
 """`studio spawn`, `studio stop`, `studio kick`, `studio peek`: agent sessions on any node,
-through that node's daemon (the control service)."""
+through that node's daemon (the control service). And `studio register NAME`: an identity
+for a person or script, made on purpose (`--as NAME` refuses names nobody registered, so a
+typo never becomes an agent)."""
 
 from __future__ import annotations
 
@@ -7,17 +9,18 @@ import argparse
 import os
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from broker import agents, control
-from broker.errors import InvalidInput
-from broker.names import validate_name
-from broker.settings import Settings
 from studio_cli import agent_env
-from studio_cli.client import acting_as, open_broker
 from studio_cli.context import add_identity_option, as_name, settings_from
 from studio_cli.output import join_text
-from studio_cli.programs import parse_program
+
+if TYPE_CHECKING:
+    from broker import control
+    from broker.settings import Settings
+
+# broker.control.MAX_PEEK_LINES, spelled out so the parser does not import the broker.
+MAX_PEEK_LINES = 500
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,8 +74,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     peek.add_argument("--lines", type=int, default=40, help="how many lines (default 40)")
     peek.set_defaults(func=peek_command)
 
+    register_ = subparsers.add_parser(
+        "register",
+        help="make a new agent identity NAME (an inbox) for `--as NAME`",
+        description="Register NODE.NAME (default node: this one), so that commands can act as "
+        "it with `--as NAME`. Safe to repeat. Agents started by `studio up`/`spawn` and "
+        "your default identity (<node>.cli) need no registering.",
+    )
+    register_.add_argument("name", metavar="NAME", help="NAME or NODE.NAME")
+    register_.add_argument("--role", default="", help="what it does, e.g. reviewer")
+    register_.set_defaults(func=register_command)
+
+
+async def register_command(args: argparse.Namespace) -> int:
+    from broker import agents
+    from broker.models import AgentKind
+    from studio_cli.client import open_broker
+    from studio_cli.context import cli_identity
+
+    settings = settings_from(args)
+    agent = cli_identity(settings, args.name)
+    async with open_broker(settings) as broker:
+        known = await agents.is_registered(broker, agent)
+        if not known:
+            await agents.register(broker, agent, kind=AgentKind.other, role=args.role)
+    print(f"{agent} was registered already" if known else f"registered {agent}")
+    return 0
+
 
 def spawn_command(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    from broker import control
+    from broker.errors import InvalidInput
+    from broker.names import validate_name
+    from studio_cli.programs import parse_program
+
     settings = settings_from(args)
     validate_name(args.name, "agent name")
     node = validate_name(args.spawn_node or settings.node, "node name")
@@ -100,6 +135,9 @@ def spawn_command(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
 async def _spawn(
     settings: Settings, as_name_: str | None, node: str, request: control.SpawnRequest, label: str
 ) -> int:
+    from broker import control
+    from studio_cli.client import acting_as, open_broker
+
     async with open_broker(settings) as broker:
         me = await acting_as(broker, settings, as_name_)
         request.requested_by = str(me)
@@ -109,6 +147,10 @@ async def _spawn(
 
 
 async def stop_command(args: argparse.Namespace) -> int:
+    from broker import agents, control
+    from broker.errors import InvalidInput
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     if not 0 <= args.timeout <= 600:
         raise InvalidInput("--timeout must be between 0 and 600 seconds")
@@ -129,6 +171,9 @@ async def stop_command(args: argparse.Namespace) -> int:
 
 
 async def kick_command(args: argparse.Namespace) -> int:
+    from broker import agents, control
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         me = await acting_as(broker, settings, as_name(args))
@@ -149,9 +194,13 @@ async def kick_command(args: argparse.Namespace) -> int:
 
 
 async def peek_command(args: argparse.Namespace) -> int:
+    from broker import agents, control
+    from broker.errors import InvalidInput
+    from studio_cli.client import open_broker
+
     settings = settings_from(args)
-    if not 1 <= args.lines <= control.MAX_PEEK_LINES:
-        raise InvalidInput(f"--lines must be between 1 and {control.MAX_PEEK_LINES}")
+    if not 1 <= args.lines <= MAX_PEEK_LINES:
+        raise InvalidInput(f"--lines must be between 1 and {MAX_PEEK_LINES}")
     async with open_broker(settings) as broker:
         target = await agents.resolve(broker, args.agent)
         reply = await control.peek(

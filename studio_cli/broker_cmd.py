@@ -1,5 +1,9 @@
 """`studio broker ...`: the embedded broker (`serve`, loopback only, data under STUDIO_HOME)
-and the multi-host deployment: `cluster-config`, `add-node`, `tls-init`, `provision`."""
+and the multi-host deployment: `cluster-config`, `add-node`, `remove-node`, `tls-init`,
+`provision`.
+
+The deployment modules (nkeys, cryptography) are imported by the commands that use them, so
+building the parser for every other command costs nothing."""
 
 from __future__ import annotations
 
@@ -9,16 +13,11 @@ import signal
 import threading
 from pathlib import Path
 
-import structlog
-
-from broker import auth, cluster_config, tls
-from broker.auth import local_authorization
-from broker.errors import BrokerUnavailable, InvalidInput
-from broker.names import validate_name
-from broker.server import single_node, write_embedded_record
 from studio_cli.context import settings_from
 
-log = structlog.get_logger(__name__)
+# broker.cluster_config.DEFAULT_INSTALL_DIR / DEFAULT_STORE_ROOT, spelled out for the parser.
+DEFAULT_INSTALL_DIR = "/etc/studio"
+DEFAULT_STORE_ROOT = "/var/lib/studio/nats"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,13 +55,13 @@ def _register_deploy(sub: argparse._SubParsersAction) -> None:
     )
     cfg.add_argument(
         "--install-dir",
-        default=cluster_config.DEFAULT_INSTALL_DIR,
+        default=DEFAULT_INSTALL_DIR,
         help="where these files will live on each host; paths inside them point there "
         "(default /etc/studio)",
     )
     cfg.add_argument(
         "--store-root",
-        default=cluster_config.DEFAULT_STORE_ROOT,
+        default=DEFAULT_STORE_ROOT,
         help="JetStream data root on each host; each server uses ROOT/<node>",
     )
     cfg.add_argument(
@@ -77,16 +76,19 @@ def _register_deploy(sub: argparse._SubParsersAction) -> None:
         help="give a node its nkey credentials and permissions (then reload the servers)",
     )
     add.add_argument("name", help="node name")
-    add.add_argument("--dir", help="credentials directory (default STUDIO_HOME/cluster)")
-    add.add_argument(
-        "--reload-pid",
-        type=int,
-        action="append",
-        default=[],
-        metavar="PID",
-        help="send SIGHUP to this local nats-server so it reloads auth.conf (repeatable)",
-    )
+    _auth_dir_options(add)
     add.set_defaults(func=add_node_command)
+
+    remove = sub.add_parser(
+        "remove-node",
+        help="revoke a node's credentials (auth.json, auth.conf; then reload the servers)",
+        description="Removes the node from auth.json, renders auth.conf again and deletes its "
+        "seed. Once the servers reload auth.conf, its key is refused and its connections are "
+        "closed. Its stored mail and tasks stay.",
+    )
+    remove.add_argument("name", help="node name")
+    _auth_dir_options(remove)
+    remove.set_defaults(func=remove_node_command)
 
     tls_cmd = sub.add_parser("tls-init", help="a private CA and a certificate per server")
     tls_cmd.add_argument("--nodes", required=True, help="server node names, comma-separated")
@@ -100,6 +102,18 @@ def _register_deploy(sub: argparse._SubParsersAction) -> None:
     )
     prov.add_argument("--nodes", default="", help="nodes whose inbox streams to create")
     prov.set_defaults(func=provision_command)
+
+
+def _auth_dir_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", help="the cluster-config directory (default STUDIO_HOME/cluster)")
+    parser.add_argument(
+        "--reload-pid",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PID",
+        help="send SIGHUP to this local nats-server so it reloads auth.conf (repeatable)",
+    )
 
 
 def _host_of(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +131,8 @@ def _nodes(value: str) -> list[str]:
 
 
 def _hosts(pairs: list[str]) -> dict[str, str]:
+    from broker.errors import InvalidInput
+
     hosts = {}
     for pair in pairs:
         name, sep, addr = pair.partition("=")
@@ -131,6 +147,8 @@ def _deploy_dir(args: argparse.Namespace, value: str | None) -> Path:
 
 
 def cluster_config_command(args: argparse.Namespace) -> int:
+    from broker import cluster_config, tls
+
     settings = settings_from(args)
     out = _deploy_dir(args, args.out)
     previous = cluster_config.load_plan(out)
@@ -160,9 +178,19 @@ def cluster_config_command(args: argparse.Namespace) -> int:
 
 
 def add_node_command(args: argparse.Namespace) -> int:
+    from broker import auth, cluster_config
+    from broker.errors import InvalidInput
+
     settings = settings_from(args)
     directory = _deploy_dir(args, args.dir)
     plan = cluster_config.load_plan(directory)
+    if plan is None and auth.load_auth(directory) is None:
+        # Without this, a mistyped --dir (or none) silently became a new admin key and an
+        # auth.json for the default team, with no client settings for the node.
+        raise InvalidInput(
+            f"no cluster in {directory} (no cluster.json or auth.json): run `studio broker "
+            "cluster-config` first, or give its output directory with --dir"
+        )
     team = plan.team if plan else settings.team
     _, seed = auth.add_user(directory, team, args.name)
     toml = cluster_config.add_client_settings(directory, args.name)
@@ -170,16 +198,37 @@ def add_node_command(args: argparse.Namespace) -> int:
     print(f"node {args.name!r} of team {team!r}: seed {seed} (copy to that host only, mode 600)")
     if toml:
         print(f"client settings: {toml}")
-    print(f"updated {directory / auth.AUTH_CONF}: copy it to every server host, then reload")
-    if args.reload_pid:
-        print(f"sent SIGHUP to {', '.join(map(str, args.reload_pid))}")
-    else:
-        print("  (`systemctl reload studio-nats`, or `kill -HUP <nats-server pid>`)")
+    _after_auth_change(directory, args.reload_pid)
     print(f"then, with the admin settings: studio broker provision --nodes {args.name}")
     return 0
 
 
+def remove_node_command(args: argparse.Namespace) -> int:
+    from broker import auth
+
+    directory = _deploy_dir(args, args.dir)
+    auth.remove_user(directory, args.name)
+    (directory / f"studio-{args.name}.toml").unlink(missing_ok=True)
+    auth.reload_servers(args.reload_pid)
+    print(f"node {args.name!r} removed: its seed is deleted and auth.conf no longer lists it")
+    _after_auth_change(directory, args.reload_pid)
+    return 0
+
+
+def _after_auth_change(directory: Path, reloaded: list[int]) -> None:
+    from broker import auth
+
+    print(f"updated {directory / auth.AUTH_CONF}: copy it to every server host, then reload")
+    if reloaded:
+        print(f"sent SIGHUP to {', '.join(map(str, reloaded))}")
+    else:
+        print("  (`sudo systemctl reload studio-nats`, or `kill -HUP <nats-server pid>`)")
+
+
 def tls_init_command(args: argparse.Namespace) -> int:
+    from broker import tls
+    from broker.errors import InvalidInput
+
     out = Path(args.out) if args.out else _deploy_dir(args, None) / "tls"
     nodes, hosts = _nodes(args.nodes), _hosts(args.host_of)
     if not nodes:
@@ -197,6 +246,7 @@ def tls_init_command(args: argparse.Namespace) -> int:
 
 async def provision_command(args: argparse.Namespace) -> int:
     from broker.connection import connect
+    from broker.names import validate_name
     from broker.provision import ensure_node_inbox
 
     settings = settings_from(args)
@@ -212,6 +262,13 @@ async def provision_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    import structlog
+
+    from broker.auth import local_authorization
+    from broker.errors import BrokerUnavailable
+    from broker.server import single_node, write_embedded_record
+
+    log = structlog.get_logger(__name__)
     settings = settings_from(args)
     server = single_node(
         settings.broker_dir, name=f"{settings.node}-embedded", port=args.port or None

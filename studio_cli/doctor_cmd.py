@@ -4,7 +4,6 @@ is wrong. Exit 0 when nothing is broken (warnings allowed), 1 otherwise."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
 import shutil
@@ -12,11 +11,14 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from broker.errors import StudioError
-from broker.settings import Settings
-from studio_cli.programs import INSTALL_HINTS
+
+if TYPE_CHECKING:
+    from broker.connection import Broker
+    from broker.settings import Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MARK = {OK: "✓", WARN: "!", FAIL: "✗"}
@@ -40,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def doctor_command(args: argparse.Namespace) -> int:
+    import asyncio
+
     from studio_cli.context import settings_from
 
     checks: list[Check] = []
@@ -189,29 +193,12 @@ async def check_broker(settings: Settings) -> list[Check]:
         servers = await check_reachable(settings)
         broker = await connect(settings, name="studio-doctor", provision=False)
     except StudioError as exc:
-        return [Check("broker", FAIL, str(exc).split("; ")[0], start_hint)]
+        return [Check("broker", FAIL, str(exc).rsplit("; ", 1)[0], start_hint)]
     except Exception as exc:  # an auth or protocol error from the client library
         return [Check("broker", FAIL, f"connect failed: {exc}", "check STUDIO_CREDS")]
     found = [Check("broker", OK, f"connected to {', '.join(servers)}")]
     try:
-        try:
-            info = await broker.js.account_info()
-            found.append(
-                Check(
-                    "jetstream",
-                    OK,
-                    f"enabled ({info.streams} streams, replicas {broker.replicas})",
-                )
-            )
-        except Exception as exc:
-            found.append(
-                Check(
-                    "jetstream",
-                    FAIL,
-                    f"not available: {exc}",
-                    "enable JetStream in the nats-server config (`jetstream {}` block)",
-                )
-            )
+        found.append(await check_jetstream(broker, settings))
         try:
             reply = await control.list_managed(broker, settings.node)
             found.append(
@@ -231,7 +218,61 @@ async def check_broker(settings: Settings) -> list[Check]:
     return found
 
 
+async def check_jetstream(broker: Broker, settings: Settings) -> Check:
+    """JetStream, and the team's streams. Node credentials may not ask for the account's
+    summary ($JS.API.INFO), which is no fault: their own inbox stream answers instead, and
+    says whether the admin provisioned this node."""
+    from broker.errors import PermissionDenied
+
+    try:
+        info = await broker.js.account_info()
+        return Check(
+            "jetstream", OK, f"enabled ({info.streams} streams, replicas {broker.replicas})"
+        )
+    except PermissionDenied:
+        pass
+    except Exception as exc:
+        return _no_jetstream(exc)
+    inbox = broker.names.inbox_stream(settings.node)
+    try:
+        await broker.js.stream_info(inbox)
+    except PermissionDenied:
+        return Check(
+            "jetstream",
+            FAIL,
+            f"these credentials may not read node {settings.node!r}'s inbox stream",
+            "STUDIO_NODE (or node in studio.toml) must be the node STUDIO_CREDS was made for "
+            "(`studio broker add-node NAME` makes creds/node-NAME.nk)",
+        )
+    except Exception as exc:
+        if type(exc).__name__ == "NotFoundError":
+            return Check(
+                "jetstream",
+                FAIL,
+                f"team {settings.team!r} has no inbox stream for node {settings.node!r}",
+                "on the admin machine: studio broker provision --nodes "
+                f"{settings.node} (with the admin settings, deploy/README.md step 5)",
+            )
+        return _no_jetstream(exc)
+    return Check(
+        "jetstream",
+        OK,
+        f"enabled; node {settings.node}'s inbox is provisioned (replicas {broker.replicas})",
+    )
+
+
+def _no_jetstream(exc: Exception) -> Check:
+    return Check(
+        "jetstream",
+        FAIL,
+        f"not available: {exc or type(exc).__name__}",
+        "enable JetStream in the nats-server config (`jetstream {}` block)",
+    )
+
+
 def check_agent_cli(name: str) -> Check:
+    from studio_cli.programs import INSTALL_HINTS
+
     path = shutil.which(name)
     if path is None:
         return Check(

@@ -66,7 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def install_command(args: argparse.Namespace) -> int:
     command, cmd_args = studio_command()
     env = shared_env(args)
-    project = (args.dir or Path.cwd()).resolve()
+    project = (args.dir or Path.cwd()).expanduser().resolve()
+    if not project.is_dir():
+        # A mistyped --dir would otherwise get a fresh directory holding only studio's config.
+        raise InvalidInput(f"--dir {str(args.dir)!r} is not a directory: create it first")
     if args.client == "claude":
         path = project / ".mcp.json" if args.scope == "project" else Path.home() / ".claude.json"
         merge_json(path, claude_entry(command, cmd_args, env))

@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
+LOG_LEVELS = ("debug", "info", "warning")
+
 
 def build_parser() -> argparse.ArgumentParser:
     import argparse
@@ -17,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     from studio_cli import (
         agents_cmd,
         broker_cmd,
+        dashboard_cmd,
         doctor_cmd,
         install_cmd,
         locks_cmd,
@@ -39,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     command_modules = [
         up_cmd,
         status_cmd,
+        dashboard_cmd,
         messaging_cmd,
         tasks_cmd,
         agents_cmd,
@@ -54,7 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Many coding agents on many machines working as one team. "
         "Start with `studio up`, then `studio status`; README.md has the full guide.",
     )
-    parser.add_argument("--log-level", default="warning", help="debug, info, warning (default)")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        help="debug, info, warning (default)",
+    )
     parser.add_argument("--home", help="studio home directory (env STUDIO_HOME, default ~/.studio)")
     parser.add_argument("--team", help="team name (env STUDIO_TEAM, default 'main')")
     parser.add_argument(
@@ -73,6 +83,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         from node_agent.hook_client import run
 
         return run(argv[1:])
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C anywhere, imports and start-up included: the usual exit code, no traceback.
+        print(file=sys.stderr)
+        return 130
+
+
+def not_utf8(argv: list[str]) -> str | None:
+    """The first argument that is not valid UTF-8 (Python hands such bytes over as lone
+    surrogates, which nothing can store or send), shown with its bad bytes escaped."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+    return None
+
+
+def _main(argv: list[str]) -> int:
+    bad = not_utf8(argv)
+    if bad is not None:
+        print(
+            f"studio: argument {bad!r} is not valid UTF-8; studio stores text as UTF-8: "
+            "convert it first (e.g. `iconv -f latin1 -t utf-8`)",
+            file=sys.stderr,
+        )
+        return 2
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    # Only now: `studio --help` and argument errors must not wait for these.
     import asyncio
     import inspect
     import os
@@ -82,11 +126,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from broker.errors import StudioError
     from broker.logs import configure_logging
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     configure_logging(args.log_level)
     if args.command != "mcp":  # `studio mcp` speaks JSON-RPC on stdout, nothing else
         from studio_cli.output import TerminalSafe
@@ -98,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = asyncio.run(result)
         return int(result or 0)
     except StudioError as exc:
-        print(f"studio: {exc}", file=sys.stderr)
+        from studio_cli.wording import for_cli
+
+        print(f"studio: {for_cli(str(exc))}", file=sys.stderr)
         return 1
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -112,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        if args.log_level.lower() == "debug":
+        if args.log_level == "debug":
             raise
         print(
             f"studio: unexpected error: {type(exc).__name__}: {exc} "

@@ -10,14 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from broker import agents, messages, notes
-from broker.errors import InvalidInput
-from broker.models import Importance
-from studio_cli.client import acting_as, open_broker
 from studio_cli.context import add_identity_option, as_name, settings_from
 from studio_cli.output import clock, join_text, message_block
 
 MAX_NEW_PER_RUN = 500
+# broker.models.Importance, spelled out: the parser is built without importing pydantic.
+IMPORTANCE = ("low", "normal", "high", "urgent")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     send.add_argument(
         "--importance",
         default="normal",
-        choices=[i.value for i in Importance],
+        choices=IMPORTANCE,
         help="default normal",
     )
     send.add_argument("--reply-to", metavar="MSG_ID", help="id of the message this answers")
@@ -81,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def send_command(args: argparse.Namespace) -> int:
+    from broker import messages
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         me = await acting_as(broker, settings, as_name(args))
@@ -99,6 +100,9 @@ async def send_command(args: argparse.Namespace) -> int:
 
 
 async def broadcast_command(args: argparse.Namespace) -> int:
+    from broker import messages
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         me = await acting_as(broker, settings, as_name(args))
@@ -109,6 +113,10 @@ async def broadcast_command(args: argparse.Namespace) -> int:
 
 
 async def inbox_command(args: argparse.Namespace) -> int:
+    from broker import agents, messages
+    from broker.errors import InvalidInput
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     if args.limit is None:
         args.limit = 100 if args.new else 20
@@ -141,6 +149,8 @@ async def inbox_command(args: argparse.Namespace) -> int:
 
 
 async def _print_new(broker, owner, limit: int, as_json: bool) -> int:
+    from broker import messages
+
     printed = 0
     while printed < limit:
         batch = await messages.fetch(broker, owner, limit=min(100, limit - printed))
@@ -164,6 +174,9 @@ async def _print_new(broker, owner, limit: int, as_json: bool) -> int:
 
 
 async def notes_read_command(args: argparse.Namespace) -> int:
+    from broker import notes
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         me = await acting_as(broker, settings, as_name(args))
@@ -176,6 +189,9 @@ async def notes_read_command(args: argparse.Namespace) -> int:
 
 
 async def notes_post_command(args: argparse.Namespace) -> int:
+    from broker import notes
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         me = await acting_as(broker, settings, as_name(args))

@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from broker.models import Message
 from broker.text import terminal_safe
+
+if TYPE_CHECKING:
+    from broker.models import Message
 
 LABEL_WIDTH = 9
 ERASE_LINE = "\r\x1b[2K"
@@ -99,7 +101,18 @@ def message_block(m: Message, *, unread: bool = False) -> str:
 
 
 def join_text(words: list[str]) -> str:
-    """Positional TEXT arguments: several words are joined, `-` reads stdin."""
-    if words == ["-"]:
-        return sys.stdin.read()
-    return " ".join(words)
+    """Positional TEXT arguments: several words are joined, `-` reads stdin. Text is stored
+    as UTF-8, so stdin that is not UTF-8 is refused here, saying so (arguments are checked
+    in studio_cli.main)."""
+    if words != ["-"]:
+        return " ".join(words)
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        from broker.errors import InvalidInput
+
+        raise InvalidInput(
+            f"stdin is not valid UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start}); "
+            "studio stores text as UTF-8: convert it first, e.g. `iconv -f latin1 -t utf-8`"
+        ) from None

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from broker import agents, tasks
-from broker.errors import InvalidInput
-from broker.models import Task, TaskStatus
-from studio_cli.client import acting_as, open_broker
 from studio_cli.context import add_identity_option, as_name, settings_from
 from studio_cli.output import clock
 
-STATUSES = [s.value for s in TaskStatus]
+if TYPE_CHECKING:
+    from broker.models import Task
+
+# broker.models.TaskStatus, spelled out: the parser is built without importing pydantic.
+STATUSES = ["open", "claimed", "in_progress", "blocked", "done", "failed", "cancelled"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,6 +95,9 @@ def task_row(task: Task) -> str:
 
 
 async def add_command(args: argparse.Namespace) -> int:
+    from broker import tasks
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         me = await acting_as(broker, settings, as_name(args))
@@ -117,6 +121,9 @@ async def add_command(args: argparse.Namespace) -> int:
 
 
 async def list_command(args: argparse.Namespace) -> int:
+    from broker import agents, tasks
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         assignee = None
@@ -137,6 +144,9 @@ async def list_command(args: argparse.Namespace) -> int:
 
 
 async def show_command(args: argparse.Namespace) -> int:
+    from broker import tasks
+    from studio_cli.client import open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         task = await tasks.get(broker, args.task_id)
@@ -156,6 +166,9 @@ async def show_command(args: argparse.Namespace) -> int:
 
 
 async def claim_command(args: argparse.Namespace) -> int:
+    from broker import tasks
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         me = await acting_as(broker, settings, as_name(args))
@@ -165,16 +178,21 @@ async def claim_command(args: argparse.Namespace) -> int:
 
 
 async def update_command(args: argparse.Namespace) -> int:
+    from broker.errors import InvalidInput
+
     if not args.status and not args.note:
         raise InvalidInput("nothing to update: give --status, --note, or both")
     return await _update(args, args.status, args.note)
 
 
 async def done_command(args: argparse.Namespace) -> int:
-    return await _update(args, TaskStatus.done.value, args.note)
+    return await _update(args, "done", args.note)
 
 
 async def _update(args: argparse.Namespace, status: str | None, note: str | None) -> int:
+    from broker import tasks
+    from studio_cli.client import acting_as, open_broker
+
     settings = settings_from(args)
     async with open_broker(settings) as broker:
         me = await acting_as(broker, settings, as_name(args))

@@ -8,30 +8,21 @@ someone closed. `down` stops what `up` started and checks by pid that nothing is
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from broker import control
-from broker.connection import Broker
-from broker.errors import InvalidInput, StudioError
-from broker.models import AgentKind
-from broker.settings import Settings
-from studio_cli import agent_env, services
-from studio_cli.client import open_broker
+from studio_cli import agent_env
 from studio_cli.context import settings_from
 from studio_cli.output import Progress
-from studio_cli.procs import terminate
-from studio_cli.programs import (
-    KNOWN_KINDS,
-    Program,
-    installed,
-    missing_message,
-    parse_program,
-)
+
+if TYPE_CHECKING:
+    from broker import control
+    from broker.connection import Broker
+    from broker.settings import Settings
+    from studio_cli.programs import Program
 
 MAX_AGENTS = 32
 # How long after spawning a window counts as "exited at once" (a wrong command).
@@ -94,6 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def choose_program(value: str, notes: list[str]) -> Program:
     """`--agent`/`--lead` as a Program. A known agent CLI that is not installed falls back to
     a shell (and says so in `notes`), so the studio still runs."""
+    from broker.models import AgentKind
+    from studio_cli.programs import KNOWN_KINDS, Program, installed, missing_message, parse_program
+
     if value.strip() in KNOWN_KINDS and not installed(value.strip()):
         kind = value.strip()
         note = (
@@ -122,6 +116,8 @@ class Plan:
     window_env: dict[str, str]
 
     def windows(self) -> list[control.SpawnRequest]:
+        from broker import control
+
         wanted = []
         if self.lead is not None:
             wanted.append(
@@ -150,6 +146,10 @@ class Plan:
 
 
 def up_command(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    from broker.errors import InvalidInput, StudioError
+    from studio_cli import services
+    from studio_cli.programs import KNOWN_KINDS
+
     settings = settings_from(args)
     if not services.tmux_installed():
         raise StudioError(
@@ -181,6 +181,10 @@ def up_command(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
 
 
 async def _up(plan: Plan) -> int:
+    import asyncio
+
+    from studio_cli import services
+
     settings = plan.settings
     progress = Progress()
     print(f"studio up: team {settings.team}, node {settings.node}, home {settings.home}")
@@ -199,6 +203,13 @@ async def _up(plan: Plan) -> int:
 
 
 async def _up_agents(plan: Plan, progress: Progress) -> int:
+    import asyncio
+
+    from broker import control
+    from studio_cli import services
+    from studio_cli.client import open_broker
+    from studio_cli.programs import Program
+
     settings = plan.settings
     node = settings.node
     async with open_broker(settings, name="studio-up") as broker:
@@ -238,6 +249,11 @@ async def _up_agents(plan: Plan, progress: Progress) -> int:
 
 
 async def _ensure_daemon(broker: Broker, plan: Plan, progress: Progress) -> control.ListReply:
+    import asyncio
+
+    from studio_cli import services
+    from studio_cli.procs import terminate
+
     settings = plan.settings
     pid = services.daemon_pidfile(settings).live_pid()
     managed = await services.daemon_answers(broker, settings.node)
@@ -256,6 +272,9 @@ async def _ensure_daemon(broker: Broker, plan: Plan, progress: Progress) -> cont
 
 
 def _print_next_steps(plan: Plan) -> None:
+    from broker.models import AgentKind
+    from studio_cli import services
+
     attach = services.attach_command(plan.settings)
     print()
     print(f"Attach:  {attach}   (Ctrl-b n / p switches windows, Ctrl-b d detaches)")
@@ -272,12 +291,19 @@ def down_command(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
 
 
 async def _down(settings: Settings, *, keep_broker: bool) -> int:
+    from studio_cli import services
+
     print(f"studio down: team {settings.team}, node {settings.node}, home {settings.home}")
     async with services.exclusive(settings):
         return await _stop_all(settings, keep_broker=keep_broker)
 
 
 async def _stop_all(settings: Settings, *, keep_broker: bool) -> int:
+    import asyncio
+
+    from studio_cli import services
+    from studio_cli.procs import terminate
+
     progress = Progress()
     answered, stopped = await _stop_agents(settings, progress)
     if stopped:
@@ -311,6 +337,13 @@ async def _stop_agents(settings: Settings, progress: Progress) -> tuple[bool, li
     """Stop every agent of this node through its daemon, so each goes offline properly (its
     tasks back to open, its leases freed). Returns whether a daemon answered, and who was
     stopped. Skipped when the broker or the daemon is gone."""
+    import asyncio
+
+    from broker import control
+    from broker.errors import StudioError
+    from studio_cli import services
+    from studio_cli.client import open_broker
+
     if not settings.nats_url and services.running_embedded(settings) is None:
         return False, []
     try:
