@@ -9,13 +9,13 @@ from __future__ import annotations
 import structlog
 from nats.js import api
 
-from broker import events, records
+from broker import events, records, roster
 from broker.connection import Broker
 from broker.errors import AmbiguousAgent, UnknownAgent
+from broker.kv import kv_delete, kv_get, kv_write
 from broker.models import AgentKind, AgentRecord
 from broker.names import AgentId, is_full_id, validate_name
 from broker.provision import bucket, ensure_node_inbox
-from broker.publish import kv_delete, kv_entries, kv_get, kv_write
 
 log = structlog.get_logger(__name__)
 
@@ -82,9 +82,9 @@ async def unregister(broker: Broker, agent: AgentId) -> None:
 
 
 async def registered(broker: Broker) -> list[AgentRecord]:
-    kv = await bucket(broker, broker.names.registry_bucket)
+    """Every registered agent, from this process's watch of the registry."""
     found = []
-    for entry in await kv_entries(kv):
+    for entry in await roster.entries(broker, broker.names.registry_bucket):
         where = _where(broker, entry.key)
         record = records.parse(broker, AgentRecord, entry.value, where=where)
         if record is not None and _key(AgentId.parse(record.id)) != entry.key:

@@ -51,12 +51,20 @@ class Broker:
     provisioned_nodes: set[str] = field(default_factory=set)
     # Bad records already reported (see broker.records): each is logged once.
     bad_records: set[str] = field(default_factory=set)
+    # One live watch per bucket this process lists (broker.roster.Roster), by bucket name.
+    rosters: dict[str, Any] = field(default_factory=dict)
+    # The stream sequence of this process's latest write to each bucket.
+    written: dict[str, int] = field(default_factory=dict)
 
     @property
     def team(self) -> str:
         return self.names.team
 
     async def close(self) -> None:
+        for roster in self.rosters.values():
+            if roster.task is not None:
+                roster.task.cancel()
+        self.rosters.clear()
         if not self.nc.is_closed:
             await self.nc.drain()
 

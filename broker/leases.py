@@ -11,13 +11,14 @@ from __future__ import annotations
 import posixpath
 from datetime import timedelta
 
-from broker import events, records
+from broker import events, records, roster
 from broker.connection import Broker
 from broker.errors import InvalidInput, LeaseConflict
+from broker.kv import kv_delete, kv_read, kv_write
 from broker.models import Lease, LeaseConflictInfo, LeaseHolder, utcnow
 from broker.names import AgentId, encode_path
 from broker.provision import bucket
-from broker.publish import CasConflict, kv_delete, kv_entries, kv_read, kv_write
+from broker.publish import CasConflict
 
 MAX_TTL_S = 24 * 3600
 MAX_PATHS = 200
@@ -43,9 +44,10 @@ def _live(lease: Lease) -> list[LeaseHolder]:
 
 
 async def list_leases(broker: Broker) -> list[Lease]:
-    kv = await bucket(broker, broker.names.leases_bucket)
+    """Every live lease, from this process's watch of the bucket (an edit hook asks on every
+    edit: it must not cost a bucket read)."""
     leases = []
-    for entry in await kv_entries(kv):
+    for entry in await roster.entries(broker, broker.names.leases_bucket):
         lease = records.parse(
             broker, Lease, entry.value, where=f"{broker.names.leases_bucket}/{entry.key}"
         )

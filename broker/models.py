@@ -142,6 +142,8 @@ class AgentInfo(BaseModel):
     tmux_target: str = ""
     task: str | None = None
     last_heartbeat: datetime = Field(default_factory=utcnow)
+    # How long this record holds without the next heartbeat (its per-message TTL).
+    ttl_s: float = 15.0
 
 
 class LeaseHolder(BaseModel):

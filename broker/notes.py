@@ -8,10 +8,11 @@ from nats.aio.msg import Msg
 from broker import records
 from broker.connection import Broker
 from broker.errors import InvalidInput
+from broker.kv import kv_get, kv_write
 from broker.models import Note
 from broker.names import AgentId
 from broker.provision import bucket
-from broker.publish import kv_get, kv_write, publish
+from broker.publish import publish
 from broker.pull import snapshot
 
 MAX_NOTE_BYTES = 16 * 1024

@@ -5,15 +5,16 @@ itself, with no reaper process to trust. Registered agents with no live key show
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
-from broker import agents, events, records
+from broker import agents, events, records, roster
 from broker.connection import Broker
 from broker.errors import InvalidInput
+from broker.kv import kv_delete, kv_get, kv_write
 from broker.models import AgentInfo, AgentKind, AgentState, utcnow
 from broker.names import AgentId, validate_name
 from broker.provision import bucket
-from broker.publish import kv_delete, kv_entries, kv_get, kv_write
 
 TTL_HEARTBEATS = 3
 
@@ -27,6 +28,7 @@ async def heartbeat(broker: Broker, info: AgentInfo, ttl_s: float | None = None)
     AgentId.parse(info.id)
     info.last_heartbeat = utcnow()
     ttl = ttl_s if ttl_s is not None else TTL_HEARTBEATS * broker.settings.heartbeat_s
+    info.ttl_s = ttl
     await kv_write(
         broker,
         broker.names.agents_bucket,
@@ -50,11 +52,13 @@ async def get(broker: Broker, agent: AgentId) -> AgentInfo | None:
 
 
 async def live(broker: Broker) -> dict[str, AgentInfo]:
-    kv = await bucket(broker, broker.names.agents_bucket)
+    """Every agent with a live heartbeat, from this process's watch of the bucket. The server
+    drops an expired record without telling watchers, so its age decides here."""
+    now = time.time()
     found = {}
-    for entry in await kv_entries(kv):
+    for entry in await roster.entries(broker, broker.names.agents_bucket):
         info = _read(broker, entry.key, entry.value)
-        if info is not None:
+        if info is not None and now - entry.created < info.ttl_s:
             found[info.id] = info
     return found
 

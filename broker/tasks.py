@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from broker import agents, events, messages, records
+from broker import agents, events, messages, records, roster
 from broker.connection import Broker
 from broker.errors import (
     DependencyCycle,
@@ -17,10 +17,11 @@ from broker.errors import (
     TaskConflict,
     TaskNotFound,
 )
+from broker.kv import kv_get, kv_write
 from broker.models import FINISHED, TRANSITIONS, Importance, Task, TaskNote, TaskStatus, utcnow
 from broker.names import AgentId, parse_task_id, task_id
 from broker.provision import bucket
-from broker.publish import CasConflict, kv_entries, kv_get, kv_write
+from broker.publish import CasConflict
 
 COUNTER_KEY = "counter"
 MAX_TITLE = 200
@@ -42,7 +43,8 @@ async def _next_number(broker: Broker) -> int:
         current = _counter(entry.value) if entry else 0
         if current is None:  # not a number we wrote: start after the highest task there is
             records.skipped(broker, f"{broker.names.tasks_bucket}/{COUNTER_KEY}", "bad counter")
-            current = max((_number(e.key) for e in await kv_entries(kv, "task.*")), default=0)
+            found = await roster.entries(broker, broker.names.tasks_bucket, "task.*")
+            current = max((_number(e.key) for e in found), default=0)
         try:
             await kv_write(
                 broker,
@@ -83,9 +85,8 @@ async def list_tasks(
 ) -> list[Task]:
     if status is not None:
         status = _status(status)
-    kv = await bucket(broker, broker.names.tasks_bucket)
     tasks = []
-    for entry in await kv_entries(kv, "task.*"):
+    for entry in await roster.entries(broker, broker.names.tasks_bucket, "task.*"):
         where = f"{broker.names.tasks_bucket}/{entry.key}"
         task = records.parse(broker, Task, entry.value, where=where)
         if task is None:

@@ -54,19 +54,43 @@ async def test_go_offline_removes_presence_at_once(broker):
     assert await presence.live(broker) == {}
 
 
-async def test_presence_reads_leave_no_consumers_behind(broker):
-    """Each read of the bucket is a throwaway consumer; the server forgets it within seconds
-    instead of nats-py's five minutes, so a daemon reading every few seconds stays flat."""
-    agent = AgentId("n1", "reader")
-    await presence.heartbeat(broker, AgentInfo(id=str(agent), node="n1", state="idle"))
-    stream = f"KV_{broker.names.agents_bucket}"
-    before = (await broker.js.stream_info(stream)).state.consumer_count
-    for _ in range(200):
-        assert str(agent) in await presence.live(broker)
-    after = (await broker.js.stream_info(stream)).state.consumer_count
-    assert after > before, "each read made a consumer (else this test proves nothing)"
-    for _ in range(100):
-        await asyncio.sleep(0.2)
-        if (await broker.js.stream_info(stream)).state.consumer_count <= before:
+async def test_a_thousand_presence_reads_use_one_consumer(broker_factory):
+    """A process keeps one watch per bucket it lists: 1,000 reads of the team, by the
+    listings every hot path uses, add one consumer in all, and see each change."""
+    reader, writer = await broker_factory(), await broker_factory()
+    stream = f"KV_{reader.names.agents_bucket}"
+    before = (await reader.js.stream_info(stream)).state.consumer_count
+    assert await presence.live(reader) == {}
+    for i in range(1000):
+        if i % 100 == 0:  # another process's heartbeat: the view follows it
+            await presence.heartbeat(writer, AgentInfo(id=f"n1.a{i}", node="n1", state="idle"))
+            view = reader.rosters[reader.names.agents_bucket]
+            await _until(lambda i=i, view=view: f"n1.a{i}" in view.entries)
+        if i % 2:
+            assert len(await presence.live(reader)) == i // 100 + 1
+        else:
+            assert len(await presence.list_agents(reader)) == i // 100 + 1
+    after = (await reader.js.stream_info(stream)).state.consumer_count
+    assert after == before + 1
+    await reader.close()
+    for _ in range(100):  # and it goes with the process
+        if (await writer.js.stream_info(stream)).state.consumer_count == before:
             break
-    assert (await broker.js.stream_info(stream)).state.consumer_count <= before
+        await asyncio.sleep(0.2)
+    assert (await writer.js.stream_info(stream)).state.consumer_count == before
+
+
+async def test_a_listing_shows_this_process_own_write_at_once(broker):
+    """The watch is asynchronous, but a process's listing waits for its own last write."""
+    for i in range(20):
+        await presence.heartbeat(broker, AgentInfo(id=f"n1.w{i}", node="n1", state="idle"))
+        assert f"n1.w{i}" in await presence.live(broker)
+        await presence.go_offline(broker, AgentId("n1", f"w{i}"))
+        assert f"n1.w{i}" not in await presence.live(broker)
+
+
+async def _until(check, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)

@@ -3,8 +3,9 @@ even when it is a compare-and-set whose first attempt already landed."""
 
 import pytest
 
+from broker.kv import kv_get, kv_write
 from broker.provision import bucket
-from broker.publish import CasConflict, kv_get, kv_write, publish
+from broker.publish import CasConflict, publish
 
 
 async def test_retried_cas_is_not_a_conflict_with_itself(broker):

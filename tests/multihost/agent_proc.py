@@ -31,7 +31,7 @@ from broker.logs import configure_logging
 from broker.models import AgentInfo, AgentState
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox
-from broker.publish import kv_write
+from broker.kv import kv_write
 from broker.pull import pull
 from broker.settings import load_settings
 

@@ -1,0 +1,180 @@
+"""Whole-bucket reads from one long-lived watch per process.
+
+Listing a bucket through a fresh consumer each time leaves a consumer on the server per read
+(nats-py keeps an ordered consumer 5 minutes by default); a daemon reading presence every few
+seconds on 50 nodes ran the streams into the server's 1,000-consumer cap and taxed every write.
+Here each process keeps one ordered consumer per bucket it lists, started on the first read and
+kept current by the server's pushes, so a listing costs no request at all. A process that
+stops listing for `IDLE_S` drops its watch (an MCP gateway asked `list_agents` once must not
+receive every heartbeat of the team forever).
+
+Presence expires by per-message TTL, which the server applies without telling watchers (no
+expiry markers: see provision.ensure_team), so each entry keeps the server's write time and
+presence judges its age (broker.presence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from broker.provision import bucket
+from broker.pull import ONE_SHOT_CONSUMER_S
+
+if TYPE_CHECKING:
+    from broker.connection import Broker
+
+log = structlog.get_logger(__name__)
+
+IDLE_S = 60.0
+READY_TIMEOUT_S = 10.0
+RETRY_S = 1.0
+CATCH_UP_S = 2.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    value: bytes
+    revision: int
+    created: float  # the server's write time, epoch seconds
+
+
+@dataclass
+class Roster:
+    """The live entries of one bucket, as the watch last delivered them."""
+
+    bucket: str
+    entries: dict[str, Entry] = field(default_factory=dict)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # The last stream sequence applied, and a condition notified as it moves.
+    seq: int = 0
+    moved: asyncio.Condition = field(default_factory=asyncio.Condition)
+    last_read: float = field(default_factory=time.monotonic)
+    task: asyncio.Task | None = None
+
+    def matching(self, pattern: str | None = None) -> list[Entry]:
+        return [e for e in self.entries.values() if pattern is None or _matches(pattern, e.key)]
+
+
+async def entries(broker: Broker, name: str, pattern: str | None = None) -> list[Entry]:
+    """Every live entry of bucket `name` (keys matching `pattern`: `*` one token, `>` the
+    rest), from this process's watch of it; the first call starts the watch."""
+    roster = await follow(broker, name)
+    roster.last_read = time.monotonic()
+    await _caught_up(roster, broker.written.get(name, 0))
+    return sorted(roster.matching(pattern), key=lambda e: e.key)
+
+
+async def follow(broker: Broker, name: str) -> Roster:
+    """This process's roster of bucket `name`, started if need be and loaded."""
+    roster = broker.rosters.get(name)
+    if roster is None or roster.task is None or roster.task.done():
+        roster = Roster(bucket=name)
+        broker.rosters[name] = roster
+        roster.task = asyncio.create_task(_keep(broker, roster), name=f"roster:{name}")
+    if not roster.ready.is_set():
+        task = roster.task
+        assert task is not None
+        waiter = asyncio.ensure_future(roster.ready.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {waiter, task}, timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiter.cancel()
+        if task in done:
+            task.result()  # the watch failed to start: its error is the read's error
+        if not roster.ready.is_set():
+            raise TimeoutError(f"bucket {name} not loaded after {READY_TIMEOUT_S:.0f}s")
+    return roster
+
+
+async def _caught_up(roster: Roster, seq: int) -> None:
+    """Wait until the watch has delivered sequence `seq` (this process's own last write), so a
+    listing right after a write shows it. Bounded: a lagging watch yields a slightly old view
+    rather than a stuck caller."""
+    if roster.seq >= seq:
+        return
+    async with roster.moved:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                roster.moved.wait_for(lambda: roster.seq >= seq), timeout=CATCH_UP_S
+            )
+
+
+async def _keep(broker: Broker, roster: Roster) -> None:
+    """Follow the bucket until idle; after a broken watch (a failover), start over."""
+    first = True
+    while True:
+        try:
+            await _watch(broker, roster)
+            return  # idle: stopped on purpose
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if first and not roster.ready.is_set():
+                raise
+            log.warning("roster_watch_restarting", bucket=roster.bucket, error=str(exc))
+            await asyncio.sleep(RETRY_S)
+        first = False
+
+
+async def _watch(broker: Broker, roster: Roster) -> None:
+    kv = await bucket(broker, roster.bucket)
+    watcher = await kv.watchall(inactive_threshold=ONE_SHOT_CONSUMER_S)
+    seen: set[str] = set()
+    try:
+        while True:
+            if time.monotonic() - roster.last_read > IDLE_S:
+                log.debug("roster_idle", bucket=roster.bucket)
+                return
+            try:
+                entry = await watcher.updates(timeout=IDLE_S / 4)
+            except TimeoutError:
+                continue
+            if entry is None:
+                # nats-py's end-of-initial-values marker, which may overtake the values (it
+                # decides from consumer info): believed only when nothing was delivered.
+                info = await watcher._sub.consumer_info()
+                if not info.delivered or info.delivered.consumer_seq == 0:
+                    roster.entries.clear()
+                    roster.ready.set()
+                continue
+            seen.add(entry.key)
+            _apply(roster, entry)
+            async with roster.moved:
+                roster.moved.notify_all()
+            if entry.delta == 0 and not roster.ready.is_set():
+                # A restarted watch replays the bucket: keys it did not replay are gone.
+                for key in set(roster.entries) - seen:
+                    del roster.entries[key]
+                roster.ready.set()
+    finally:
+        with contextlib.suppress(Exception):
+            await watcher.stop()
+        roster.ready.clear()
+
+
+def _apply(roster: Roster, entry: Any) -> None:
+    roster.seq = max(roster.seq, entry.revision or 0)
+    if not entry.value or entry.operation in ("DEL", "PURGE"):
+        roster.entries.pop(entry.key, None)
+        return
+    created = entry.created.timestamp() if entry.created else time.time()
+    roster.entries[entry.key] = Entry(entry.key, entry.value, entry.revision or 0, created)
+
+
+def _matches(pattern: str, key: str) -> bool:
+    want, have = pattern.split("."), key.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)
