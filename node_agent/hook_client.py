@@ -16,6 +16,32 @@ import os
 import sys
 
 TIMEOUT_S = 2.0
+# Every event the daemon handles (node_agent.hooks): Claude Code's and Codex's hook names, the
+# OpenCode plugin's own, and the gateway's `mcp-ready`. Anything else is a typo, refused with
+# a non-zero exit, never sent.
+EVENTS = frozenset(
+    {
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "PermissionRequest",
+        "Notification",
+        "Stop",
+        "StopFailure",
+        "Interrupt",
+        "resumed",
+        "turn-failed",
+        "permission",
+        "mcp-ready",
+    }
+)
+USAGE = (
+    "usage: studio hook EVENT   (reads the hook's JSON on stdin)\n"
+    "Called by the hooks studio configures for Claude Code and Codex; tells this node's\n"
+    "daemon about the agent's turn (STUDIO_AGENT_ID) and prints its answer.\n"
+    "EVENT: " + ", ".join(sorted(EVENTS, key=str.lower)) + "\n"
+)
 
 
 def socket_path(home: str, team: str) -> str:
@@ -23,8 +49,12 @@ def socket_path(home: str, team: str) -> str:
 
 
 def run(argv: list[str]) -> int:
-    if not argv:
-        sys.stderr.write("usage: studio hook EVENT  (reads the hook's JSON on stdin)\n")
+    if argv[:1] in (["-h"], ["--help"]):
+        sys.stdout.write(USAGE)
+        return 0
+    if len(argv) != 1 or argv[0] not in EVENTS:
+        wrong = f"unknown event {argv[0]!r}; " if argv and argv[0] not in EVENTS else ""
+        sys.stderr.write(f"studio hook: {wrong}{USAGE}")
         return 2
     event, agent = argv[0], os.environ.get("STUDIO_AGENT_ID", "")
     if not agent:

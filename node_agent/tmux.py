@@ -7,13 +7,23 @@ for every pane instead of one query per agent, and callers run these in a thread
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import libtmux
 from libtmux.exc import LibTmuxException
 
+from broker.errors import StudioError
+
 TAG = "@studio_agent"
+# The STUDIO_HOME whose daemon owns a session. Two homes with the same team on one tmux
+# server would otherwise share `studio-<team>`: each daemon adopting, typing into and closing
+# the other's agents, which read another broker.
+HOME_TAG = "@studio_home"
 _FIELDS = ["pane_id", "window_id", TAG, "pane_dead", "pane_current_command", "pane_pid"]
 _SEP = "\x1f"
 WIDTH, HEIGHT = 200, 50
@@ -33,15 +43,73 @@ def server(socket_name: str | None = None) -> libtmux.Server:
     return libtmux.Server(socket_name=socket_name) if socket_name else libtmux.Server()
 
 
-def ensure_session(srv: libtmux.Server, name: str) -> libtmux.Session:
-    """The team's session, created detached with a placeholder window when missing."""
+class SessionTaken(StudioError):
+    """The session name is in use by the studio of another STUDIO_HOME."""
+
+
+def session_home(srv: libtmux.Server, name: str) -> str:
+    """The home recorded on session `name` ('' when none is, or there is no such session)."""
+    try:
+        result = srv.cmd("show-options", "-q", "-v", "-t", f"={name}:", HOME_TAG)
+    except LibTmuxException:
+        return ""
+    return "".join(result.stdout).strip() if not result.stderr else ""
+
+
+def claim_session(srv: libtmux.Server, name: str, home: str) -> None:
+    """Record `home` as the owner of session `name`, refusing (SessionTaken, naming the other
+    home) when another home owns it. A session with no record (made before records existed)
+    is taken over."""
+    owner = session_home(srv, name)
+    if owner and owner != home:
+        raise SessionTaken(
+            f"tmux session {name!r} belongs to the studio of STUDIO_HOME={owner}, not this "
+            f"one ({home}): use another team (--team), a tmux server of its own "
+            f"(STUDIO_TMUX_SOCKET), or stop that studio (`studio --home {owner} down`)"
+        )
+    if not owner:
+        srv.cmd("set-option", "-t", f"={name}:", HOME_TAG, home)
+
+
+def shell_path() -> str:
+    """PATH for the plain `studio` window: this process's, with the directory of the running
+    `studio` first (a daemon started by systemd, or a venv never activated, lacks it)."""
+    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    here = Path(sys.executable).parent
+    if (here / "studio").exists() and str(here) not in path.split(os.pathsep):
+        path = f"{here}{os.pathsep}{path}"
+    return path
+
+
+def studio_shell() -> str:
+    """The `studio` window's command: the user's shell, not as a login shell (whose
+    /etc/profile resets PATH), with shell_path() given on the command line (tmux gives a new
+    pane the PATH of the tmux client that asked for it, whatever `-e` says)."""
+    shell = os.environ.get("SHELL") or "/bin/sh"
+    return f"env PATH={shlex.quote(shell_path())} {shlex.quote(shell)}"
+
+
+def ensure_session(srv: libtmux.Server, name: str, home: str | None = None) -> libtmux.Session:
+    """The team's session, created detached with a plain shell window `studio` when missing.
+    With `home`, the session is claimed for that STUDIO_HOME (see claim_session).
+
+    The person attaching expects `studio` on the window's PATH: see studio_shell."""
     found = srv.sessions.filter(session_name=name)
     if found:
+        if home:
+            claim_session(srv, name, home)
         return found[0]
     # Detached, a session is 80x24 until someone attaches: too small for agent CLIs' chrome.
     session = srv.new_session(
-        session_name=name, window_name="studio", attach=False, x=WIDTH, y=HEIGHT
+        session_name=name,
+        window_name="studio",
+        window_command=studio_shell(),
+        attach=False,
+        x=WIDTH,
+        y=HEIGHT,
     )
+    if home:
+        claim_session(srv, name, home)
     # Keep a dead agent's pane around so the daemon can see it died (and why).
     session.set_option("remain-on-exit", "on", global_=False)
     return session

@@ -250,7 +250,7 @@ async def provision_command(args: argparse.Namespace) -> int:
     from broker.provision import ensure_node_inbox
 
     settings = settings_from(args)
-    broker = await connect(settings, name="studio-provision")
+    broker = await connect(settings, name="studio-provision", provision=True)
     try:
         for node in _nodes(args.nodes):
             await ensure_node_inbox(broker, validate_name(node, "node name"))

@@ -106,7 +106,7 @@ def _main(argv: list[str]) -> int:
     bad = not_utf8(argv)
     if bad is not None:
         print(
-            f"studio: argument {bad!r} is not valid UTF-8; studio stores text as UTF-8: "
+            f"studio: argument '{bad}' is not valid UTF-8; studio stores text as UTF-8: "
             "convert it first (e.g. `iconv -f latin1 -t utf-8`)",
             file=sys.stderr,
         )

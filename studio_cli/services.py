@@ -267,13 +267,62 @@ def tmux_installed() -> bool:
 
 
 def session_pane_pids(settings: Settings) -> list[int]:
+    if foreign_owner(settings):
+        return []
     done = tmux(settings, "list-panes", "-s", "-t", session_name(settings), "-F", "#{pane_pid}")
     return [int(p) for p in done.stdout.split() if p.isdigit()] if done.returncode == 0 else []
 
 
+# node_agent.tmux.HOME_TAG: the STUDIO_HOME that owns a session (read here with the tmux
+# command, so the CLI does not load libtmux).
+HOME_TAG = "@studio_home"
+
+
+def session_owner(settings: Settings) -> str:
+    """The STUDIO_HOME recorded on the team's session ('' when none is, or no session)."""
+    target = f"={session_name(settings)}:"
+    done = tmux(settings, "show-options", "-q", "-v", "-t", target, HOME_TAG)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def foreign_owner(settings: Settings) -> str:
+    """The other STUDIO_HOME that owns the team's session on this tmux server, else ''."""
+    owner = session_owner(settings)
+    return owner if owner and owner != str(settings.home) else ""
+
+
+def check_session_free(settings: Settings) -> None:
+    """Refuse to start a second studio into a session another home owns: its daemon would
+    adopt, type into and close that home's agents, which read another broker."""
+    other = foreign_owner(settings)
+    if other:
+        raise StudioError(
+            f"tmux session {session_name(settings)} belongs to the studio of "
+            f"STUDIO_HOME={other}, not this one ({settings.home}): use another team "
+            "(--team), a tmux server of its own (STUDIO_TMUX_SOCKET), or stop that studio "
+            f"first (`studio --home {other} down`)"
+        )
+
+
+def claim_session(settings: Settings) -> None:
+    """Record this home as the owner of the team's session (made by its daemon)."""
+    if not session_owner(settings):
+        tmux(
+            settings,
+            "set-option",
+            "-t",
+            f"={session_name(settings)}:",
+            HOME_TAG,
+            str(settings.home),
+        )
+
+
 def kill_session(settings: Settings) -> list[int]:
     """Close the team's tmux session and make sure nothing that ran in it survives (a pane's
-    program gets SIGHUP; anything that ignores it is terminated). Returns the pids it saw."""
+    program gets SIGHUP; anything that ignores it is terminated). Returns the pids it saw.
+    A session another home owns is left alone."""
+    if foreign_owner(settings):
+        return []
     panes = session_pane_pids(settings)
     tree = [p for pane in panes for p in [pane, *descendants(pane)]]
     if panes or tmux(settings, "has-session", "-t", session_name(settings)).returncode == 0:

@@ -190,6 +190,7 @@ async def _up(plan: Plan) -> int:
     print(f"studio up: team {settings.team}, node {settings.node}, home {settings.home}")
     # One `up` or `down` at a time per home: two at once would start two daemons.
     async with services.exclusive(settings):
+        services.check_session_free(settings)
         if not settings.nats_url and not services.running_embedded(settings):
             progress.start("broker", "starting the embedded broker…")
         state = await asyncio.to_thread(services.ensure_broker, settings, plan.env)
@@ -214,6 +215,7 @@ async def _up_agents(plan: Plan, progress: Progress) -> int:
     node = settings.node
     async with open_broker(settings, name="studio-up") as broker:
         managed = await _ensure_daemon(broker, plan, progress)
+        services.claim_session(settings)
         running = {a.id: a for a in managed.agents}
         spawned = []
         for request in plan.windows():
@@ -318,6 +320,11 @@ async def _stop_all(settings: Settings, *, keep_broker: bool) -> int:
     else:
         progress.done("daemon", "not running")
     pidfile.remove()
+    if other := services.foreign_owner(settings):
+        progress.done(
+            "tmux",
+            f"session {services.session_name(settings)} belongs to STUDIO_HOME={other}: left alone",
+        )
     had_session = bool(services.session_pane_pids(settings))
     await asyncio.to_thread(services.kill_session, settings)
     if had_session:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from studio_cli.main import main
 from studio_cli.procs import alive, descendants, terminate
+from tests.conftest import unique_team
 from tests.node_agent.conftest import STUDIO
 
 _sockets = itertools.count(1)
@@ -112,3 +114,35 @@ def wait_for(predicate: Callable[[], object], within: float = 15, what: str = ""
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+@pytest.fixture
+def studio(nats_server, tmp_path, monkeypatch, capsys):
+    """Run `studio ARGS` in process; returns (exit code, stdout, stderr)."""
+    for var in ("STUDIO_AGENT_ID", "STUDIO_CREDS", "STUDIO_CONFIG", "STUDIO_TMUX_SOCKET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("STUDIO_NATS_URL", nats_server.spec.url)
+    monkeypatch.setenv("STUDIO_TEAM", unique_team())
+    monkeypatch.setenv("STUDIO_NODE", "n1")
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse exits on bad arguments
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    # Commands use the team's streams; `studio up` (or an admin) makes them.
+    assert run("broker", "provision", "--nodes", "n1")[0] == 0
+    return run
+
+
+def one_line_error(result: tuple[int, str, str], *expected: str) -> None:
+    code, _, err = result
+    assert code != 0
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("studio"), err
+    for text in expected:
+        assert text in err, err

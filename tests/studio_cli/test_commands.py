@@ -11,39 +11,8 @@ import pytest
 
 from broker.errors import StudioError
 from broker.server import free_port
-from studio_cli.main import main
-from tests.conftest import unique_team
+from tests.studio_cli.conftest import one_line_error
 from tests.studio_cli.test_readme import README
-
-
-@pytest.fixture
-def studio(nats_server, tmp_path, monkeypatch, capsys):
-    """Run `studio ARGS` in process; returns (exit code, stdout, stderr)."""
-    for var in ("STUDIO_AGENT_ID", "STUDIO_CREDS", "STUDIO_CONFIG", "STUDIO_TMUX_SOCKET"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("STUDIO_NATS_URL", nats_server.spec.url)
-    monkeypatch.setenv("STUDIO_TEAM", unique_team())
-    monkeypatch.setenv("STUDIO_NODE", "n1")
-    monkeypatch.setenv("STUDIO_HOME", str(tmp_path))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # argparse exits on bad arguments
-            code = exc.code
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-def one_line_error(result: tuple[int, str, str], *expected: str) -> None:
-    code, _, err = result
-    assert code != 0
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith("studio"), err
-    for text in expected:
-        assert text in err, err
 
 
 def test_mail_tasks_notes_and_locks_from_the_cli(studio):
@@ -106,7 +75,7 @@ def test_every_mistake_is_one_line_and_a_nonzero_exit(studio, monkeypatch, tmp_p
     one_line_error(studio("spawn", "helper", "--agent", "no-such-program --x"), "not found")
     one_line_error(studio("stop", "ghost"), "unknown agent 'ghost'")
     one_line_error(studio("tasks", "claim", "X-1"), "invalid task id 'X-1'")
-    one_line_error(studio("tasks", "done", "T-999"), "no task T-999")
+    one_line_error(studio("tasks", "done", "T-999"), "no task T-999", "`studio tasks` shows")
     one_line_error(studio("tasks", "add"), "required: TITLE", "studio tasks add --help")
     one_line_error(studio("tasks", "list", "--status", "nope"), "invalid choice: 'nope'")
     one_line_error(studio("frobnicate"), "invalid choice: 'frobnicate'")
