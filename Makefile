@@ -9,7 +9,7 @@ AGENT_CLIS ?= $(HOME)/.cache/studio/agent-clis
 CLIS_STAMP := $(AGENT_CLIS)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up down test lint bench system-deps agent-clis
+.PHONY: up down test lint bench system-deps agent-clis browser
 
 $(STAMP): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
@@ -23,6 +23,13 @@ system-deps:
 	@command -v tmux >/dev/null || { echo "installing tmux"; $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq tmux; }
 	@command -v git >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq git; }
+
+# Headless Chromium and its WebDriver for the dashboard's browser tests (Debian packages: a
+# browser build cannot be downloaded here).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing chromium and chromium-driver"; $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
 # npm runs no install scripts here: each CLI ships its binary as a platform package.
 $(CLIS_STAMP): tests/agents/package.json
@@ -46,7 +53,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) system-deps agent-clis lint
+test: $(STAMP) system-deps agent-clis browser lint
 	STUDIO_AGENT_CLIS=$(AGENT_CLIS)/node_modules/.bin $(VENV)/bin/pytest -q $(ARGS)
 
 bench: $(STAMP)
