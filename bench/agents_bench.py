@@ -108,7 +108,7 @@ async def run(args) -> dict:
             settings = load_settings(
                 env={}, nats_url=server.spec.url, team="bench", node="lead", home=root / "c"
             )
-            studio.broker = await connect(settings)
+            studio.broker = await connect(settings, provision=True)
             await studio.start_daemon("n1")
             with serve() as (base_url, script):
                 team = Team(studio, base_url, script, root)

@@ -183,7 +183,7 @@ async def start_rig(server: ServerProcess, home: Path) -> Rig:
         env={}, nats_url=server.spec.url, team=TEAM, node=NODE, home=home,
         inbox_max_bytes=DEEP_INBOX_BYTES,
     )  # fmt: skip
-    broker = await connect(settings, name="bench-studio")
+    broker = await connect(settings, name="bench-studio", provision=True)
     nc = await nats.connect(server.spec.url, name="bench-raw")
     js = nc.jetstream(timeout=settings.request_timeout_s)
     rig = Rig(broker=broker, nc=nc, js=js, kv=await mirror_task_bucket(broker, js))

@@ -150,7 +150,7 @@ async def run(calls: int) -> dict[str, Any]:
     server.start()
     try:
         settings = load_settings(env={}, nats_url=server.spec.url, team=TEAM, node=NODE, home=home)
-        broker = await connect(settings)
+        broker = await connect(settings, provision=True)
         env = {
             "STUDIO_NATS_URL": server.spec.url,
             "STUDIO_TEAM": TEAM,

@@ -303,7 +303,7 @@ async def measure(rig: Rig, plan: Plan) -> dict:
     settings = load_settings(
         env={}, nats_url=rig.server.spec.url, team=TEAM, node="lead", home=rig.tmp / "client"
     )
-    rig.broker = await connect(settings, name="node-bench")
+    rig.broker = await connect(settings, name="node-bench", provision=True)
     try:
         await agents.register(rig.broker, SENDER)
         started = time.monotonic()

@@ -55,7 +55,8 @@ async def _pair(root: Path) -> tuple[Broker, Broker, list]:
     await ensure_node_inbox(admin, NODE)
     await admin.close()
     plain = await connect(
-        load_settings(env={}, nats_url=open_server.spec.url, team=TEAM, node=NODE, home=home)
+        load_settings(env={}, nats_url=open_server.spec.url, team=TEAM, node=NODE, home=home),
+        provision=True,
     )
     guarded = await connect(
         load_settings(

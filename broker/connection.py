@@ -220,8 +220,11 @@ def _subject_matches(pattern: str, subject: str) -> bool:
     return len(p_tokens) == len(s_tokens)
 
 
-async def connect(settings: Settings, *, name: str = "studio", provision: bool = True) -> Broker:
-    """Connect to every configured server (so a node kill fails over) and provision the team."""
+async def connect(settings: Settings, *, name: str = "studio", provision: bool = False) -> Broker:
+    """Connect to every configured server (so a node kill fails over). Only the processes that
+    own a team's streams provision them (`provision=True`: `studio up`'s daemon, `studio broker
+    provision`); a CLI command or an agent's gateway uses them as they are, and a team that
+    does not exist is said so on first use (provision.bucket) instead of made by a typo."""
     from broker.provision import detect_replicas, ensure_team
 
     servers = settings.servers()

@@ -12,6 +12,10 @@ class InvalidInput(StudioError):
     pass
 
 
+class TeamNotFound(StudioError):
+    """The team's streams are not on this broker: a typo in the team name, or not set up."""
+
+
 class InvalidName(InvalidInput):
     pass
 

@@ -43,11 +43,11 @@ def _live(lease: Lease) -> list[LeaseHolder]:
     return [h for h in lease.holders if h.expires_at > now]
 
 
-async def list_leases(broker: Broker) -> list[Lease]:
+async def list_leases(broker: Broker, *, fresh: bool = False) -> list[Lease]:
     """Every live lease, from this process's watch of the bucket (an edit hook asks on every
-    edit: it must not cost a bucket read)."""
+    edit: it must not cost a bucket read). `fresh` for decisions: see roster.entries."""
     leases = []
-    for entry in await roster.entries(broker, broker.names.leases_bucket):
+    for entry in await roster.entries(broker, broker.names.leases_bucket, fresh=fresh):
         lease = records.parse(
             broker, Lease, entry.value, where=f"{broker.names.leases_bucket}/{entry.key}"
         )
@@ -140,7 +140,7 @@ async def acquire(
     """Take leases on all paths or none. On conflict, raise LeaseConflict naming each holder
     and expiry. Re-acquiring your own lease renews it."""
     wanted = _validate(paths, ttl_s)
-    conflicts = conflicts_for(await list_leases(broker), agent, wanted, exclusive)
+    conflicts = conflicts_for(await list_leases(broker, fresh=True), agent, wanted, exclusive)
     if conflicts:
         await events.emit(
             broker,
@@ -158,7 +158,7 @@ async def acquire(
         await _write_holder(broker, path, holder, agent)
     # Two acquirers can pass the check at once on overlapping (not identical) paths: re-check
     # after writing, and back out if someone else got there too.
-    current = await list_leases(broker)
+    current = await list_leases(broker, fresh=True)
     late = conflicts_for(current, agent, wanted, exclusive)
     if late:
         for path in wanted:
@@ -174,7 +174,7 @@ async def renew(
     wanted = _validate(paths, ttl_s)
     held = {
         lease.path: h
-        for lease in await list_leases(broker)
+        for lease in await list_leases(broker, fresh=True)
         for h in lease.holders
         if h.agent == str(agent)
     }
@@ -194,7 +194,7 @@ async def release(broker: Broker, agent: AgentId, paths: list[str] | None = None
     """Drop this agent's leases on `paths` (all of them when None). Returns what was released."""
     held = [
         lease.path
-        for lease in await list_leases(broker)
+        for lease in await list_leases(broker, fresh=True)
         if any(h.agent == str(agent) for h in lease.holders)
     ]
     targets = held if paths is None else [p for p in (normalize(x) for x in paths) if p in held]

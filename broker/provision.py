@@ -1,7 +1,8 @@
 """Idempotent creation of the team's streams and KV buckets.
 
-Every process provisions on connect, so this must be cheap when everything exists and must
-converge when configs differ (a changed setting updates the stream instead of failing).
+The processes that own a team provision it (`studio up`'s daemon, `studio broker provision`;
+see connection.connect), so this must be cheap when everything exists and must converge when
+configs differ (a changed setting updates the stream instead of failing).
 KV buckets are declared as streams here rather than through `create_key_value`, so that an
 existing bucket with another config is updated too, and so the leases bucket never gets limit
 markers (with markers an expired key blocks `kv.create` until the marker itself expires).
@@ -13,11 +14,11 @@ import asyncio
 import time
 
 from nats.js import api
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from broker.connection import Broker
-from broker.errors import PermissionDenied
+from broker.errors import PermissionDenied, TeamNotFound
 from broker.publish import retryable
 
 STREAM_NAME_IN_USE = 10058
@@ -179,6 +180,13 @@ async def inbox_exists(broker: Broker, node: str) -> bool:
 async def bucket(broker: Broker, name: str) -> KeyValue:
     kv = broker.buckets.get(name)
     if kv is None:
-        kv = await broker.js.key_value(name)
+        try:
+            kv = await broker.js.key_value(name)
+        except BucketNotFoundError:
+            raise TeamNotFound(
+                f"team {broker.team!r} does not exist on this broker (no {name} bucket): check "
+                "the team name (--team, STUDIO_TEAM); `studio up` or `studio broker provision` "
+                "creates a team"
+            ) from None
         broker.buckets[name] = kv
     return kv

@@ -62,12 +62,22 @@ class Roster:
         return [e for e in self.entries.values() if pattern is None or _matches(pattern, e.key)]
 
 
-async def entries(broker: Broker, name: str, pattern: str | None = None) -> list[Entry]:
+async def entries(
+    broker: Broker, name: str, pattern: str | None = None, *, fresh: bool = False
+) -> list[Entry]:
     """Every live entry of bucket `name` (keys matching `pattern`: `*` one token, `>` the
-    rest), from this process's watch of it; the first call starts the watch."""
+    rest), from this process's watch of it; the first call starts the watch.
+
+    The view includes this process's own writes. `fresh` makes it include every write
+    acknowledged before the call, by anyone: it asks the stream for its last sequence (one
+    small request) and waits for the watch to reach it. Decisions use that (a lease check);
+    views do not need it."""
     roster = await follow(broker, name)
     roster.last_read = time.monotonic()
-    await _caught_up(roster, broker.written.get(name, 0))
+    wanted = broker.written.get(name, 0)
+    if fresh:
+        wanted = max(wanted, await _last_seq(broker, name))
+    await _caught_up(roster, wanted)
     return sorted(roster.matching(pattern), key=lambda e: e.key)
 
 
@@ -108,6 +118,11 @@ async def _caught_up(roster: Roster, seq: int) -> None:
             )
 
 
+async def _last_seq(broker: Broker, name: str) -> int:
+    info = await broker.js.stream_info(f"KV_{name}")
+    return info.state.last_seq
+
+
 async def _keep(broker: Broker, roster: Roster) -> None:
     """Follow the bucket until idle; after a broken watch (a failover), start over."""
     first = True
@@ -127,6 +142,9 @@ async def _keep(broker: Broker, roster: Roster) -> None:
 
 async def _watch(broker: Broker, roster: Roster) -> None:
     kv = await bucket(broker, roster.bucket)
+    # Every message up to here is in the watch's first replay, or gone (expired): once the
+    # replay is in, the view is as new as this sequence even if its last messages expired.
+    start_seq = await _last_seq(broker, roster.bucket)
     watcher = await kv.watchall(inactive_threshold=ONE_SHOT_CONSUMER_S)
     seen: set[str] = set()
     try:
@@ -144,6 +162,7 @@ async def _watch(broker: Broker, roster: Roster) -> None:
                 info = await watcher._sub.consumer_info()
                 if not info.delivered or info.delivered.consumer_seq == 0:
                     roster.entries.clear()
+                    roster.seq = max(roster.seq, start_seq)
                     roster.ready.set()
                 continue
             seen.add(entry.key)
@@ -154,6 +173,7 @@ async def _watch(broker: Broker, roster: Roster) -> None:
                 # A restarted watch replays the bucket: keys it did not replay are gone.
                 for key in set(roster.entries) - seen:
                     del roster.entries[key]
+                roster.seq = max(roster.seq, start_seq)
                 roster.ready.set()
     finally:
         with contextlib.suppress(Exception):

@@ -43,7 +43,7 @@ async def _next_number(broker: Broker) -> int:
         current = _counter(entry.value) if entry else 0
         if current is None:  # not a number we wrote: start after the highest task there is
             records.skipped(broker, f"{broker.names.tasks_bucket}/{COUNTER_KEY}", "bad counter")
-            found = await roster.entries(broker, broker.names.tasks_bucket, "task.*")
+            found = await roster.entries(broker, broker.names.tasks_bucket, "task.*", fresh=True)
             current = max((_number(e.key) for e in found), default=0)
         try:
             await kv_write(
@@ -81,12 +81,13 @@ async def get(broker: Broker, tid: str) -> Task:
 
 
 async def list_tasks(
-    broker: Broker, *, status: str | None = None, assignee: str | None = None
+    broker: Broker, *, status: str | None = None, assignee: str | None = None, fresh: bool = False
 ) -> list[Task]:
+    """The board, from this process's watch of it (`fresh` for decisions: roster.entries)."""
     if status is not None:
         status = _status(status)
     tasks = []
-    for entry in await roster.entries(broker, broker.names.tasks_bucket, "task.*"):
+    for entry in await roster.entries(broker, broker.names.tasks_bucket, "task.*", fresh=fresh):
         where = f"{broker.names.tasks_bucket}/{entry.key}"
         task = records.parse(broker, Task, entry.value, where=where)
         if task is None:
@@ -345,7 +346,7 @@ async def release_agent(
 ) -> list[str]:
     """Put every task the agent holds (claimed or in progress) back to open."""
     released = []
-    for task in await list_tasks(broker, assignee=str(agent)):
+    for task in await list_tasks(broker, assignee=str(agent), fresh=True):
         if task.status not in STARTED:
             continue
 

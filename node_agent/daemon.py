@@ -42,7 +42,7 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     studio_bin = os.path.dirname(launch.studio_executable())
     if studio_bin not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = studio_bin + os.pathsep + os.environ.get("PATH", "")
-    broker = await connect(settings, name=f"studio-node-{settings.node}")
+    broker = await connect(settings, name=f"studio-node-{settings.node}", provision=True)
     node = Node(settings, broker, tmux.server(settings.tmux_socket))
     await asyncio.to_thread(tmux.ensure_session, node.tmux, node.session_name)
     for pane in await asyncio.to_thread(tmux.list_agent_panes, node.tmux, node.session_name):

@@ -75,7 +75,9 @@ async def broker_factory(
 
     async def make(**overrides) -> Broker:
         overrides.setdefault("team", team)
-        b = await connect(make_settings([nats_server.spec.url], tmp_path, **overrides))
+        b = await connect(
+            make_settings([nats_server.spec.url], tmp_path, **overrides), provision=True
+        )
         opened.append(b)
         return b
 

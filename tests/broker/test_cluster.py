@@ -23,7 +23,9 @@ async def cluster_brokers(nats_cluster, tmp_path):
     opened = []
 
     async def make(urls=None):
-        b = await connect(make_settings(urls or nats_cluster.urls, tmp_path, team=team))
+        b = await connect(
+            make_settings(urls or nats_cluster.urls, tmp_path, team=team), provision=True
+        )
         opened.append(b)
         return b
 
@@ -74,7 +76,9 @@ async def test_stream_leader_sigkill_during_2000_sends_loses_nothing(tmp_path):
     cluster = LocalCluster.create(tmp_path / "failover", size=3)
     cluster.start()
     try:
-        sender = await connect(make_settings(cluster.urls, tmp_path, team="failover"))
+        sender = await connect(
+            make_settings(cluster.urls, tmp_path, team="failover"), provision=True
+        )
         reader = await connect(make_settings(cluster.urls, tmp_path, team="failover"))
         await agents.register(sender, A)
         await agents.register(reader, B)

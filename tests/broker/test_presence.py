@@ -89,8 +89,8 @@ async def test_a_listing_shows_this_process_own_write_at_once(broker):
         assert f"n1.w{i}" not in await presence.live(broker)
 
 
-async def _until(check, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _until(check, limit_s: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_s
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.01)

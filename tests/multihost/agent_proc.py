@@ -27,11 +27,11 @@ from nats.js import JetStreamContext, api
 from broker import agents, control, events, leases, messages, notes, presence, tasks
 from broker.connection import Broker, auth_options, checked_subscribe, connect
 from broker.errors import TaskConflict
+from broker.kv import kv_write
 from broker.logs import configure_logging
 from broker.models import AgentInfo, AgentState
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox
-from broker.kv import kv_write
 from broker.pull import pull
 from broker.settings import load_settings
 
@@ -448,7 +448,7 @@ async def main() -> None:
         os.environ["STUDIO_CONFIG"] = overrides.pop("config")
     try:
         settings = load_settings(**overrides)
-        broker = await connect(settings, name=f"agent-proc-{socket.gethostname()}")
+        broker = await connect(settings, name=f"agent-proc-{socket.gethostname()}", provision=True)
     except Exception as exc:
         print(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return

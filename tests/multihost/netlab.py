@@ -263,7 +263,7 @@ def provision(deployment: Deployment) -> None:
     )
 
     async def run() -> None:
-        broker = await connect(settings, name="provision")
+        broker = await connect(settings, name="provision", provision=True)
         try:
             for host in deployment.lab.hosts:
                 await ensure_node_inbox(broker, host)

@@ -157,7 +157,7 @@ async def test_add_node_then_sighup_lets_it_in_and_denials_are_fast(tmp_path):
         )
 
     try:
-        admin = await connect(settings("n1", "admin"))
+        admin = await connect(settings("n1", "admin"), provision=True)
         for node in ("n1", "n2"):
             await ensure_node_inbox(admin, node)
         n1 = await connect(settings("n1", "n1"))

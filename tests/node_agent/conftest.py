@@ -128,7 +128,9 @@ async def studio(nats_server, tmp_path) -> AsyncIterator[Studio]:
     s = Studio(
         [nats_server.spec.url], tmp_path, team, f"studio-test-{os.getpid()}-{next(_sockets)}"
     )
-    s.broker = await connect(make_settings(s.urls, tmp_path / "client", team=team, node="lead"))
+    s.broker = await connect(
+        make_settings(s.urls, tmp_path / "client", team=team, node="lead"), provision=True
+    )
     try:
         yield s
     finally:
