@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -113,6 +114,10 @@ async def probe(url: str) -> str:
         )
     except TimeoutError:
         return f"no answer within {PROBE_TIMEOUT_S:.1f}s (host down, or a firewall)"
+    except ConnectionRefusedError:
+        return "connection refused (nothing listens on that port)"
+    except socket.gaierror:
+        return f"unknown host {host!r}"
     except OSError as exc:
         return exc.strerror or str(exc) or type(exc).__name__
     try:

@@ -15,12 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from broker import auth
+from broker.server import ServerProcess, single_node
+from broker.settings import Settings, load_settings
 from studio_cli.main import main
 from studio_cli.procs import alive, descendants, terminate
 from tests.conftest import unique_team
 from tests.node_agent.conftest import STUDIO
 
 _sockets = itertools.count(1)
+# The team of `authed_server`.
+TEAM = "acme"
 
 
 @dataclass
@@ -146,3 +151,31 @@ def one_line_error(result: tuple[int, str, str], *expected: str) -> None:
     assert err.startswith("studio"), err
     for text in expected:
         assert text in err, err
+
+
+@pytest.fixture
+def authed_server(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
+    """A loopback server that includes the auth.conf of `--dir`, with nodes n1 and n2."""
+    authdir = tmp_path / "cluster"
+    for node in ("n1", "n2"):
+        auth.add_user(authdir, TEAM, node)
+    server = single_node(tmp_path / "srv")
+    (tmp_path / "srv").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "srv" / "auth.conf").symlink_to(authdir / "auth.conf")
+    server.spec.extra = 'include "auth.conf"'
+    server.start()
+    try:
+        yield server, authdir
+    finally:
+        server.stop()
+
+
+def as_user(server: ServerProcess, authdir: Path, node: str, user: str) -> Settings:
+    return load_settings(
+        env={},
+        nats_url=server.spec.url,
+        team=TEAM,
+        node=node,
+        home=authdir.parent,
+        creds=str(auth.seed_path(authdir, user)),
+    )

@@ -76,7 +76,7 @@ def test_the_parser_spells_out_the_models_choices():
     from studio_cli import agents_cmd, broker_cmd, locks_cmd, messaging_cmd, tasks_cmd
 
     assert list(messaging_cmd.IMPORTANCE) == [i.value for i in Importance]
-    assert tasks_cmd.STATUSES == [s.value for s in TaskStatus]
+    assert [s.value for s in TaskStatus] == tasks_cmd.STATUSES
     assert agents_cmd.MAX_PEEK_LINES == MAX_PEEK_LINES
     assert locks_cmd.MAX_TTL_S == MAX_TTL_S
     assert (broker_cmd.DEFAULT_INSTALL_DIR, broker_cmd.DEFAULT_STORE_ROOT) == (
