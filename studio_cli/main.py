@@ -153,6 +153,14 @@ def _main(argv: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
+        if _stream_missing(exc):
+            print(
+                f"studio: team {args.team or os.environ.get('STUDIO_TEAM') or 'main'!r} does "
+                "not exist on this broker (a stream of it is missing): check the team name "
+                "(--team, STUDIO_TEAM); `studio up` or `studio broker provision` creates a team",
+                file=sys.stderr,
+            )
+            return 1
         if args.log_level == "debug":
             raise
         print(
@@ -161,6 +169,11 @@ def _main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _stream_missing(exc: BaseException) -> bool:
+    """A JetStream "stream not found" (10059): the team's streams were never made here."""
+    return getattr(exc, "err_code", None) == 10059
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ from studio_cli.output import clock, raw_stdout, safe_data
 SCHEMA_VERSION = 1
 RECENT_EVENTS = 10
 RECENT_DONE = 5
+# The terminal view stays a glance at any team size: rows beyond these are summarised
+# (`--all` lists everything; `--json` always carries everything).
+AGENT_ROWS = 30
+TASK_ROWS = 30
 STATE_STYLE = {
     "idle": "green",
     "busy": "yellow",
@@ -50,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument(
         "--events", type=int, default=RECENT_EVENTS, help=f"recent events (default {RECENT_EVENTS})"
     )
+    status.add_argument(
+        "--all",
+        action="store_true",
+        help=f"list every agent and task (by default: up to {AGENT_ROWS} agents, other nodes "
+        f"and offline agents summarised, and up to {TASK_ROWS} unfinished tasks)",
+    )
     add_identity_option(status)
     status.set_defaults(func=status_command)
 
@@ -68,7 +78,7 @@ async def status_command(args: argparse.Namespace) -> int:
             else:
                 from rich.console import Console
 
-                Console(file=raw_stdout()).print(render(safe_data(data)))
+                Console(file=raw_stdout()).print(render(safe_data(data), every=args.all))
             return 0
         if args.json:
             while True:
@@ -80,21 +90,45 @@ async def status_command(args: argparse.Namespace) -> int:
 
         data = await snapshot(broker, settings, as_name(args), args.events)
         console = Console(file=raw_stdout())
+        if not console.is_terminal:  # a pipe or a file: one full view per interval
+            while True:
+                console.print(render(safe_data(data), every=args.all))
+                raw_stdout().flush()
+                await asyncio.sleep(args.interval)
+                data = await snapshot(broker, settings, as_name(args), args.events)
         with Live(
-            render(safe_data(data)), console=console, auto_refresh=False, screen=False
+            render(safe_data(data), every=args.all),
+            console=console,
+            auto_refresh=False,
+            screen=False,
         ) as live:
             while True:
                 await asyncio.sleep(args.interval)
                 data = await snapshot(broker, settings, as_name(args), args.events)
-                live.update(render(safe_data(data)), refresh=True)
+                live.update(render(safe_data(data), every=args.all), refresh=True)
 
 
-async def _unread(broker: Broker, agent_id: str) -> int | None:
-    """None when the count cannot be read (no cursor yet, or credentials that may not)."""
+async def _unread(broker: Broker, agent: AgentInfo) -> int | None:
+    """None when the count is not this node's to read (another node's cursor: its own
+    credentials refuse it, and asking costs a request per agent of the team), or cannot be
+    read (no cursor yet)."""
+    if agent.node != broker.settings.node:
+        return None
     try:
-        return await messages.unread_count(broker, AgentId.parse(agent_id))
+        return await messages.unread_count(broker, AgentId.parse(agent.id))
     except Exception:
         return None
+
+
+async def _daemon_running(broker: Broker, team: list[AgentInfo]) -> bool | None:
+    """Whether this node's daemon answers, asked only when it matters: this node has agents
+    and none of them is live (then "offline" needs its reason). None: not asked."""
+    own = [a for a in team if a.node == broker.settings.node and a.kind != "other"]
+    if not own or any(a.state != AgentState.offline for a in own):
+        return None
+    from studio_cli.services import daemon_answers
+
+    return await daemon_answers(broker, broker.settings.node) is not None
 
 
 async def snapshot(
@@ -107,7 +141,9 @@ async def snapshot(
         leases.list_leases(broker),
         events.recent(broker, limit=n_events) if n_events else _nothing(),
     )
-    unread = await asyncio.gather(*(_unread(broker, a.id) for a in team))
+    unread, daemon = await asyncio.gather(
+        asyncio.gather(*(_unread(broker, a) for a in team)), _daemon_running(broker, team)
+    )
     me = str(cli_identity(settings, as_name_))
     holding: dict[str, list[str]] = {}
     for task in board:
@@ -121,6 +157,8 @@ async def snapshot(
         "node": settings.node,
         "me": me,
         "broker": {"servers": settings.servers(), "embedded": not settings.nats_url},
+        # false: this node's agents are all offline because its daemon does not answer.
+        "daemon_running": daemon,
         "agents": [
             _agent_json(a, holding.get(a.id, []), n) for a, n in zip(team, unread, strict=True)
         ],
@@ -175,8 +213,9 @@ def _task_json(t: Task) -> dict[str, Any]:
     }
 
 
-def render(data: dict[str, Any]) -> Any:
-    """The snapshot as rich renderables (tables), for a terminal."""
+def render(data: dict[str, Any], *, every: bool = False) -> Any:
+    """The snapshot as rich renderables (tables), for a terminal: a glance that stays short
+    at any team size unless `every`."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -192,8 +231,10 @@ def render(data: dict[str, Any]) -> Any:
     agents_table = Table(title="Agents", title_justify="left", expand=False, box=None)
     for column in ("agent", "state", "kind", "role", "task", "branch", "unread", "summary"):
         agents_table.add_column(column, overflow="fold")
-    for a in data["agents"]:
-        branch = a["branch"] + (f" ({len(a['changed_files'])}±)" if a["changed_files"] else "")
+    listed, summaries = _agent_rows(data, every)
+    for a in listed:
+        changed = len(a["changed_files"])
+        branch = a["branch"] + (f" · {changed} changed" if changed else "")
         agents_table.add_row(
             a["id"],
             Text(a["state"], style=STATE_STYLE.get(a["state"], ""))
@@ -205,7 +246,17 @@ def render(data: dict[str, Any]) -> Any:
             "-" if a["unread"] is None else str(a["unread"]),
             a["summary"],
         )
+    for summary in summaries:
+        agents_table.add_row(Text(summary, style="dim"))
     parts.append(agents_table if data["agents"] else Text("Agents: none registered yet"))
+    if data.get("daemon_running") is False:
+        parts.append(
+            Text(
+                f"This node's daemon ({data['node']}) is not running, so its agents show "
+                "offline: `studio up` starts it (its log: STUDIO_HOME/logs).",
+                style="yellow",
+            )
+        )
 
     counts = data["tasks"]["counts"]
     summary = " · ".join(f"{n} {s}" for s, n in counts.items() if n) or "none yet"
@@ -215,8 +266,14 @@ def render(data: dict[str, Any]) -> Any:
     unfinished = [t for t in data["tasks"]["items"] if t["status"] not in _FINISHED]
     finished = [t for t in data["tasks"]["items"] if t["status"] in _FINISHED]
     finished.sort(key=lambda t: t["updated_at"])
-    for t in unfinished + finished[-RECENT_DONE:]:
+    shown = unfinished if every else unfinished[:TASK_ROWS]
+    for t in shown + finished[-RECENT_DONE:]:
         tasks_table.add_row(t["id"], t["status"], t["assignee"] or "", t["title"])
+    if len(shown) < len(unfinished):
+        more = len(unfinished) - len(shown)
+        tasks_table.add_row(
+            Text(f"… {more} more unfinished (`studio tasks list`, or `status --all`)", "dim")
+        )
     parts.append(tasks_table if data["tasks"]["items"] else Text(f"Tasks: {summary}"))
 
     if data["leases"]:
@@ -246,6 +303,35 @@ def render(data: dict[str, Any]) -> Any:
 
 
 _FINISHED = {s.value for s in (TaskStatus.done, TaskStatus.failed, TaskStatus.cancelled)}
+
+
+def _agent_rows(data: dict[str, Any], every: bool) -> tuple[list[dict], list[str]]:
+    """(agents listed one per row, summary lines). This node's live agents come first; with
+    more than AGENT_ROWS in all, other nodes shrink to a line each, and offline agents (old
+    CLI identities, agents long gone) to one line, so a glance stays a glance."""
+    agents = data["agents"]
+    if every or len(agents) <= AGENT_ROWS:
+        return agents, []
+    here = data["node"]
+    live = [a for a in agents if a["state"] != "offline"]
+    offline = [a for a in agents if a["state"] == "offline"]
+    listed = [a for a in live if a["node"] == here][:AGENT_ROWS]
+    summaries = []
+    others: dict[str, Counter] = {}
+    for a in live:
+        if a["node"] != here:
+            others.setdefault(a["node"], Counter())[a["state"]] += 1
+    for node, states in sorted(others.items()):
+        detail = ", ".join(f"{n} {state}" for state, n in states.most_common())
+        summaries.append(f"{node}: {sum(states.values())} agents ({detail})")
+    hidden = len([a for a in live if a["node"] == here]) - len(listed)
+    if hidden:
+        summaries.append(f"{here}: {hidden} more agents")
+    if offline:
+        names = ", ".join(a["id"] for a in offline[:5])
+        extra = f" and {len(offline) - 5} more" if len(offline) > 5 else ""
+        summaries.append(f"offline: {names}{extra}")
+    return listed, [*summaries, "(`studio status --all` lists every agent)"]
 
 
 def _spaced(parts: list[Any]) -> list[Any]:
