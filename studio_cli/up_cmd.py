@@ -244,6 +244,9 @@ async def _up_agents(plan: Plan, progress: Progress) -> int:
                         "exited right after it started: run its command by hand in "
                         f"{plan.cwd} to see why",
                     )
+    from studio_cli.dashboard import service as dashboard
+
+    progress.done("dashboard", await asyncio.to_thread(dashboard.ensure, settings, plan.env))
     if plan.lead is not None:
         services.tmux(settings, "select-window", "-t", f"{services.session_name(settings)}:lead")
     _print_next_steps(plan)
@@ -310,6 +313,9 @@ async def _stop_all(settings: Settings, *, keep_broker: bool) -> int:
     answered, stopped = await _stop_agents(settings, progress)
     if stopped:
         progress.done("agents", f"stopped {', '.join(stopped)}")
+    from studio_cli.dashboard import service as dashboard
+
+    progress.done("dashboard", await asyncio.to_thread(dashboard.stop, settings))
     pidfile = services.daemon_pidfile(settings)
     pid = pidfile.live_pid()
     if pid:
