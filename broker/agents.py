@@ -82,18 +82,24 @@ async def unregister(broker: Broker, agent: AgentId) -> None:
 
 
 async def registered(broker: Broker) -> list[AgentRecord]:
-    """Every registered agent, from this process's watch of the registry."""
+    """Every registered agent, from this process's watch of the registry (shared records:
+    read-only)."""
     found = []
     for entry in await roster.entries(broker, broker.names.registry_bucket):
-        where = _where(broker, entry.key)
-        record = records.parse(broker, AgentRecord, entry.value, where=where)
-        if record is not None and _key(AgentId.parse(record.id)) != entry.key:
-            records.skipped(broker, where, f"its body says {record.id!r}")
-            record = None
+        record = roster.decoded(entry, lambda e: _parse_record(broker, e.key, e.value))
         if record is not None:
             found.append(record)
     broker.known_agents.update(r.id for r in found)
-    return sorted(found, key=lambda r: r.id)
+    return found
+
+
+def _parse_record(broker: Broker, key: str, value: bytes | None) -> AgentRecord | None:
+    where = _where(broker, key)
+    record = records.parse(broker, AgentRecord, value, where=where)
+    if record is not None and _key(AgentId.parse(record.id)) != key:
+        records.skipped(broker, where, f"its body says {record.id!r}")
+        return None
+    return record
 
 
 def _where(broker: Broker, key: str) -> str:

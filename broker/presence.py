@@ -53,11 +53,12 @@ async def get(broker: Broker, agent: AgentId) -> AgentInfo | None:
 
 async def live(broker: Broker) -> dict[str, AgentInfo]:
     """Every agent with a live heartbeat, from this process's watch of the bucket. The server
-    drops an expired record without telling watchers, so its age decides here."""
+    drops an expired record without telling watchers, so its age decides here. The records
+    are shared with this process's other readers: read-only."""
     now = time.time()
     found = {}
     for entry in await roster.entries(broker, broker.names.agents_bucket):
-        info = _read(broker, entry.key, entry.value)
+        info = roster.decoded(entry, lambda e: _read(broker, e.key, e.value))
         if info is not None and now - entry.created < info.ttl_s:
             found[info.id] = info
     return found

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from broker.connection import Broker
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+_UNREAD = object()
 
 IDLE_S = 60.0
 READY_TIMEOUT_S = 10.0
@@ -37,12 +40,23 @@ RETRY_S = 1.0
 CATCH_UP_S = 2.0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
     key: str
     value: bytes
     revision: int
     created: float  # the server's write time, epoch seconds
+    # The value as its reader parsed it (see `decoded`): one parse per revision, not per read.
+    parsed: Any = field(default=_UNREAD, compare=False, repr=False)
+
+
+def decoded(entry: Entry, parse: Callable[[Entry], T]) -> T:
+    """`parse(entry)`, once per revision: a daemon lists the team every few seconds, and
+    validating a thousand records each time would cost more than the reads it saves. The
+    result is shared by every reader of this revision: treat it as read-only."""
+    if entry.parsed is _UNREAD:
+        entry.parsed = parse(entry)
+    return entry.parsed
 
 
 @dataclass
