@@ -11,7 +11,12 @@ from pydantic import BaseModel
 
 from broker.models import AgentInfo, Event, Lease, Message, Note, Task, TaskStatus
 
-MAX_LIST = 50
+# A tool result must fit a model's context at any team size (a few KB): lists show this
+# many, with totals and filters for the rest.
+MAX_LIST = 20
+# Fields a listing leaves out: internal (tmux target, TTL) or long (a description, a log);
+# the one-record tools (get_task, whoami) show them.
+BRIEF_EXCLUDE = {"tmux_target", "ttl_s", "cwd", "description", "log"}
 
 
 def clock(at: datetime) -> str:
@@ -109,8 +114,30 @@ def event_line(e: Event) -> str:
 
 
 def dumped(records: Sequence[BaseModel], limit: int = MAX_LIST) -> list[dict[str, Any]]:
-    """The first `limit` records as JSON data: what `bullet` shows, for structured content."""
-    return [r.model_dump(mode="json") for r in records[:limit]]
+    """The first `limit` records as JSON data, brief: what `bullet` shows, for structured
+    content."""
+    return [r.model_dump(mode="json", exclude=BRIEF_EXCLUDE) for r in records[:limit]]
+
+
+def per_node(found: Sequence[AgentInfo]) -> dict[str, dict[str, int]]:
+    """Agents counted by node and state: the team at a glance when it is too big to list."""
+    counts: dict[str, dict[str, int]] = {}
+    for a in found:
+        states = counts.setdefault(a.node, {})
+        states[a.state.value] = states.get(a.state.value, 0) + 1
+    return counts
+
+
+def per_node_line(counts: dict[str, dict[str, int]], limit: int = MAX_LIST) -> str:
+    nodes = sorted(counts.items(), key=lambda kv: -sum(kv[1].values()))
+    parts = [
+        f"{node} {sum(states.values())} ("
+        + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+        + ")"
+        for node, states in nodes[:limit]
+    ]
+    more = f"; … and {len(nodes) - limit} more nodes" if len(nodes) > limit else ""
+    return "By node: " + "; ".join(parts) + more
 
 
 def bullet(lines: list[str], empty: str, limit: int = MAX_LIST) -> str:

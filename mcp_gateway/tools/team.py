@@ -16,6 +16,8 @@ from mcp_gateway.replies import reply, tool
 from mcp_gateway.tools.params import NodeName
 
 State = Literal["starting", "idle", "busy", "waiting_input", "offline"]
+# studio_status is an overview of three lists: each shows fewer than a listing tool does.
+STATUS_LIST = 10
 
 
 def register_tools(server: MCPServer) -> None:
@@ -28,9 +30,12 @@ def register_tools(server: MCPServer) -> None:
         gw = Gateway.of(ctx)
         found = await presence.list_agents(gw.broker, node=node, state=state)
         text = render.bullet([render.agent_line(a) for a in found], "No agents match.")
+        data: dict = {"agents": render.dumped(found), "total": len(found)}
         if len(found) > render.MAX_LIST:
+            data["by_node"] = render.per_node(found)
+            text += f"\n{render.per_node_line(data['by_node'])}"
             text += "\n(filter by node or state to see the rest)"
-        return reply(text, {"agents": render.dumped(found), "total": len(found)})
+        return reply(text, data)
 
     @tool(server, read_only=True)
     async def studio_status(ctx: Context) -> CallToolResult:
@@ -44,20 +49,27 @@ def register_tools(server: MCPServer) -> None:
             leases.list_leases(gw.broker),
         )
         unfinished = [t for t in board if not tasks.is_finished(t)]
+        more = max(len(team), len(unfinished), len(held)) > STATUS_LIST
         unread = (
             await messages.unread_count(gw.broker, me)
             if me and str(me) in gw.broker.known_agents
             else 0
         )
+        # This node's agents first: the ones a model most often works next to.
+        here = gw.settings.node
+        team.sort(key=lambda a: (a.node != here, a.id))
+        by_node = render.per_node(team)
         text = "\n".join(
             [
                 f"Team {gw.broker.team} — you are {me or 'not registered (call register)'}",
                 f"Agents ({len(team)}):",
-                render.bullet([render.agent_line(a) for a in team], "- none yet"),
+                render.bullet([render.agent_line(a) for a in team], "- none yet", STATUS_LIST),
+                *([render.per_node_line(by_node)] if len(team) > STATUS_LIST else []),
                 f"Unfinished tasks ({len(unfinished)} of {len(board)}):",
-                render.bullet([render.task_line(t) for t in unfinished], "- none"),
+                render.bullet([render.task_line(t) for t in unfinished], "- none", STATUS_LIST),
                 f"File locks ({len(held)}):",
-                render.bullet([render.lease_line(x) for x in held], "- none"),
+                render.bullet([render.lease_line(x) for x in held], "- none", STATUS_LIST),
+                *(["(list_agents, list_tasks, list_locks show more)"] if more else []),
             ]
         )
         return reply(
@@ -66,10 +78,11 @@ def register_tools(server: MCPServer) -> None:
                 "team": gw.broker.team,
                 "you": str(me) if me else None,
                 "unread": unread,
-                # At most MAX_LIST of each, like the text: a result must fit a model's context.
-                "agents": render.dumped(team),
-                "tasks": render.dumped(unfinished),
-                "leases": render.dumped(held),
+                # At most STATUS_LIST of each, like the text: it must fit a model's context.
+                "agents": render.dumped(team, STATUS_LIST),
+                "by_node": by_node,
+                "tasks": render.dumped(unfinished, STATUS_LIST),
+                "leases": render.dumped(held, STATUS_LIST),
                 "counts": {
                     "agents": len(team),
                     "tasks": len(board),

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from gateway_helpers import FOOTER, fails, ok, text
+
+from broker import presence
+from broker.models import AgentInfo
 
 CONTRACT = {
     "whoami",
@@ -134,6 +139,31 @@ async def test_set_status_and_list_agents_filters(gateway_client):
     assert "invalid arguments" in await fails(alice, "list_agents", state="sleeping")
     assert "invalid node name" in await fails(alice, "list_agents", node="N 2")
     assert "at most 500" in await fails(alice, "set_status", summary="x" * 501)
+
+
+async def test_team_views_stay_a_few_kb_however_big_the_team(gateway_client, broker_factory):
+    """60 agents on 3 nodes: the listing shows 20 (brief) with counts per node, the overview
+    10 with this node's agents first; both stay small enough for a model's context."""
+    admin = await broker_factory()
+    for i in range(60):
+        info = AgentInfo(id=f"n{i % 3}.w{i}", node=f"n{i % 3}", state="idle", cwd="/x" * 50)
+        await presence.heartbeat(admin, info)
+    alice = await gateway_client("n1.alice")
+    listed = await ok(alice, "list_agents")
+    assert listed.structured_content["total"] == 60
+    assert len(listed.structured_content["agents"]) == 20
+    assert "cwd" not in listed.structured_content["agents"][0]
+    assert listed.structured_content["by_node"]["n2"] == {"idle": 20}
+    assert "By node: " in text(listed) and "n2 20 (20 idle)" in text(listed)
+    assert _size(listed) < 8 * 1024
+    status = await ok(alice, "studio_status")
+    shown = status.structured_content["agents"]
+    assert len(shown) == 10 and {a["node"] for a in shown} == {"n1"}
+    assert _size(status) < 6 * 1024
+
+
+def _size(result) -> int:
+    return len(text(result).encode()) + len(json.dumps(result.structured_content))
 
 
 async def test_studio_status_overview(gateway_client):

@@ -4,6 +4,7 @@ dependencies and the errors a model must be able to act on."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from gateway_helpers import fails, ok, text
 
@@ -105,14 +106,21 @@ async def test_task_errors_are_actionable_and_write_nothing(gateway_client, brok
 
 
 async def test_board_views_stay_small_however_big_the_board(gateway_client):
-    """A result must fit a model's context: at most 50 tasks are listed, with the totals."""
+    """A result must fit a model's context: at most 20 tasks are listed (10 in the overview),
+    brief, with the totals."""
     lead = await gateway_client("n1.lead")
     await asyncio.gather(*(ok(lead, "dispatch_task", title=f"chore {i}") for i in range(70)))
     listed = await ok(lead, "list_tasks")
     assert listed.structured_content["total"] == 70
-    assert len(listed.structured_content["tasks"]) == 50
-    assert "… and 20 more" in text(listed) and "filter by status" in text(listed)
+    assert len(listed.structured_content["tasks"]) == 20
+    assert "description" not in listed.structured_content["tasks"][0]
+    assert "… and 50 more" in text(listed) and "filter by status" in text(listed)
+    assert _size(listed) < 8 * 1024
     status = await ok(lead, "studio_status")
     assert status.structured_content["counts"]["unfinished"] == 70
-    assert len(status.structured_content["tasks"]) == 50
-    assert len(text(status)) < 8 * 1024
+    assert len(status.structured_content["tasks"]) == 10
+    assert "list_tasks" in text(status) and _size(status) < 6 * 1024
+
+
+def _size(result) -> int:
+    return len(text(result).encode()) + len(json.dumps(result.structured_content))
