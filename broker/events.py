@@ -61,7 +61,7 @@ async def watch(
     """Yield events as they happen (from now, or from the start of retention)."""
     subject = broker.names.event_filter(kind)
     async for msg in stream_from_now(broker, subject, broker.names.events_stream, history=history):
-        if (event := _read_event(broker, msg)) is not None:
+        if (event := read_event(broker, msg)) is not None:
             yield event
 
 
@@ -73,11 +73,11 @@ async def _read(
         broker, subject, broker.names.events_stream, start_seq=start_seq, stop_seq=stop_at
     )
     async for msg in reader:
-        if (event := _read_event(broker, msg)) is not None:
+        if (event := read_event(broker, msg)) is not None:
             yield event
 
 
-def _read_event(broker: Broker, msg: Msg) -> Event | None:
+def read_event(broker: Broker, msg: Msg) -> Event | None:
     """An event, attributed to the node its subject names (whatever its body says)."""
     node = broker.names.event_node(msg.subject)
     event = records.parse(broker, Event, msg.data, where=f"event {msg.subject}")

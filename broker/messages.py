@@ -18,7 +18,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js.errors import APIError
 
-from broker import agents, records
+from broker import agents, events, records
 from broker.connection import Broker
 from broker.errors import InvalidInput, MessageTooLarge
 from broker.ids import new_ulid
@@ -126,6 +126,16 @@ async def send(
     if message.thread_id is None:
         message.thread_id = message.id
     await deliver(broker, sender, recipient, message)
+    # Who wrote to whom, for the team's views (the dashboard's message flow); never the body,
+    # which only the recipient's node may read.
+    await events.emit(
+        broker,
+        "message_sent",
+        agent=str(sender),
+        to=str(recipient),
+        id=message.id,
+        importance=message.importance.value,
+    )
     return message
 
 
@@ -163,6 +173,9 @@ async def broadcast(
     ]
     await asyncio.gather(
         *(deliver(broker, sender, r, m) for r, m in zip(recipients, copies, strict=True))
+    )
+    await events.emit(
+        broker, "broadcast_sent", agent=str(sender), id=broadcast_id, recipients=len(copies)
     )
     return copies
 

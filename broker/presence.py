@@ -48,7 +48,7 @@ async def get(broker: Broker, agent: AgentId) -> AgentInfo | None:
     """One agent's presence, by a single-key read (never a listing)."""
     kv = await bucket(broker, broker.names.agents_bucket)
     entry = await kv_get(kv, _key(str(agent)))
-    return _read(broker, entry.key, entry.value) if entry else None
+    return read_record(broker, entry.key, entry.value) if entry else None
 
 
 async def live(broker: Broker) -> dict[str, AgentInfo]:
@@ -58,13 +58,13 @@ async def live(broker: Broker) -> dict[str, AgentInfo]:
     now = time.time()
     found = {}
     for entry in await roster.entries(broker, broker.names.agents_bucket):
-        info = roster.decoded(entry, lambda e: _read(broker, e.key, e.value))
+        info = roster.decoded(entry, lambda e: read_record(broker, e.key, e.value))
         if info is not None and now - entry.created < info.ttl_s:
             found[info.id] = info
     return found
 
 
-def _read(broker: Broker, key: str, value: bytes | None) -> AgentInfo | None:
+def read_record(broker: Broker, key: str, value: bytes | None) -> AgentInfo | None:
     """A presence record, if it is one and speaks for the agent its key names: a node may
     write only its own agents' keys, so a body naming another agent is a forgery."""
     where = f"{broker.names.agents_bucket}/{key}"
@@ -112,7 +112,7 @@ async def watch(broker: Broker) -> AsyncIterator[tuple[str, AgentInfo | None]]:
             if entry is None:
                 continue
             if entry.value and entry.operation not in ("DEL", "PURGE"):
-                info = _read(broker, entry.key, entry.value)
+                info = read_record(broker, entry.key, entry.value)
                 if info is not None:
                     yield entry.key, info
             else:

@@ -27,7 +27,7 @@ from nats.js.kv import KeyValue
 from broker import messages, presence, records
 from broker.connection import Broker
 from broker.errors import PermissionDenied
-from broker.events import _read_event
+from broker.events import read_event
 from broker.models import AgentInfo, AgentRecord, Lease, Note, Task, utcnow
 from broker.names import AgentId
 from broker.provision import bucket
@@ -210,7 +210,7 @@ class Feed:
         return self.state.apply_record(key, record)
 
     def _on_presence(self, key: str, value: bytes | None) -> list[Patch]:
-        info = presence._read(self.broker, key, value) if value else None
+        info = presence.read_record(self.broker, key, value) if value else None
         if value and info is None:
             return []  # a bad or forged record: skipped (and logged once)
         handle = self._expiry.pop(key, None)
@@ -304,7 +304,7 @@ class Feed:
                 await sub.unsubscribe()
 
     def _on_event(self, msg: Msg) -> list[Patch]:
-        event = _read_event(self.broker, msg)
+        event = read_event(self.broker, msg)
         return self.state.apply_event(event) if event is not None else []
 
     def _on_note(self, msg: Msg) -> list[Patch]:

@@ -194,7 +194,8 @@ class TeamState:
 
     def apply_message_meta(self, event: Event) -> list[Patch]:
         to, sender = event.data.get("to"), event.agent
-        if not isinstance(to, str) or not sender:
+        # A node sends only as its own agents: a sender of another node is a forgery.
+        if not isinstance(to, str) or not sender or sender.split(".")[0] != event.node:
             return []
         view = {
             "id": str(event.data.get("id") or event.id),

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from broker import agents, messages
+from broker import agents, events, messages
 from broker.errors import (
     AmbiguousAgent,
     InvalidInput,
@@ -171,3 +171,23 @@ async def test_a_full_inbox_refuses_new_mail_and_keeps_the_old(broker_factory):
             await messages.send(broker, sender, str(flooded), "x" * 60 * 1024)
     got = await messages.fetch(broker, flooded, limit=1)
     assert got[0].message.id == first.id, "nothing stored was dropped to make room"
+
+
+async def test_a_send_leaves_a_metadata_event_without_the_body(broker):
+    """The team's views see who wrote to whom; the body stays in the recipient's inbox."""
+    a, b = AgentId("n1", "meta-a"), AgentId("n1", "meta-b")
+    for agent in (a, b):
+        await agents.register(broker, agent)
+    sent = await messages.send(broker, a, "meta-b", "the secret plan", importance="high")
+    await messages.broadcast(broker, a, "hello all")
+    for _ in range(50):  # events are published without waiting for the stream
+        found = await events.recent(broker, limit=10)
+        if {"message_sent", "broadcast_sent"} <= {e.kind for e in found}:
+            break
+        await asyncio.sleep(0.05)
+    [meta] = [e for e in found if e.kind == "message_sent"]
+    assert (meta.agent, meta.node) == ("n1.meta-a", "n1")
+    assert meta.data == {"to": "n1.meta-b", "id": sent.id, "importance": "high"}
+    assert "secret" not in meta.model_dump_json()
+    [wide] = [e for e in found if e.kind == "broadcast_sent"]
+    assert wide.data["recipients"] == 1
