@@ -10,6 +10,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -66,6 +67,8 @@ def daemon_b(
             daemon.kill()
             daemon.wait(5)
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+        tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+        (tmux_dir / socket).unlink(missing_ok=True)
 
 
 def test_doctor_mail_tasks_notes_and_locks_under_node_credentials(daemon_b: Deployment):

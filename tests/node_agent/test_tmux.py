@@ -27,6 +27,8 @@ def srv(tmp_path: Path) -> Iterator[libtmux.Server]:
         yield server
     finally:
         subprocess.run(["tmux", "-L", server.socket_name or "", "kill-server"], capture_output=True)
+        tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+        (tmux_dir / (server.socket_name or "")).unlink(missing_ok=True)
 
 
 def test_the_studio_window_has_studio_on_path(srv, tmp_path, monkeypatch):
