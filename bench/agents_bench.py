@@ -30,6 +30,7 @@ from figures import percentile
 
 from broker.connection import connect
 from broker.models import AgentKind
+from broker.provision import ensure_team
 from broker.server import single_node
 from broker.settings import load_settings
 from tests.agents.conftest import Team, pointer, saw
@@ -108,7 +109,8 @@ async def run(args) -> dict:
             settings = load_settings(
                 env={}, nats_url=server.spec.url, team="bench", node="lead", home=root / "c"
             )
-            studio.broker = await connect(settings, provision=True)
+            studio.broker = await connect(settings)
+            await ensure_team(studio.broker)
             await studio.start_daemon("n1")
             with serve() as (base_url, script):
                 team = Team(studio, base_url, script, root)

@@ -49,6 +49,7 @@ from broker.connection import Broker, connect
 from broker.logs import configure_logging
 from broker.models import Message
 from broker.names import AgentId
+from broker.provision import ensure_team
 from broker.server import ServerProcess, single_node
 from broker.settings import load_settings
 
@@ -183,7 +184,8 @@ async def start_rig(server: ServerProcess, home: Path) -> Rig:
         env={}, nats_url=server.spec.url, team=TEAM, node=NODE, home=home,
         inbox_max_bytes=DEEP_INBOX_BYTES,
     )  # fmt: skip
-    broker = await connect(settings, name="bench-studio", provision=True)
+    broker = await connect(settings, name="bench-studio")
+    await ensure_team(broker)
     nc = await nats.connect(server.spec.url, name="bench-raw")
     js = nc.jetstream(timeout=settings.request_timeout_s)
     rig = Rig(broker=broker, nc=nc, js=js, kv=await mirror_task_bucket(broker, js))

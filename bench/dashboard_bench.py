@@ -35,6 +35,7 @@ from broker import agents, presence, tasks
 from broker.connection import Broker, connect
 from broker.models import AgentInfo, AgentKind, AgentState
 from broker.names import AgentId
+from broker.provision import ensure_team
 from broker.server import single_node
 from broker.settings import load_settings
 
@@ -171,7 +172,8 @@ async def run(args) -> dict:
             home = root / "home"
             settings = load_settings(env={}, nats_url=server.spec.url, team=TEAM, node="node0",
                                      home=home)  # fmt: skip
-            broker = await connect(settings, provision=True)
+            broker = await connect(settings)
+            await ensure_team(broker)
             started = time.monotonic()
             ids = await populate(broker, n_agents, n_tasks)
             populate_s = time.monotonic() - started

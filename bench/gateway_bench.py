@@ -40,6 +40,7 @@ from broker import agents, messages
 from broker.connection import Broker, connect
 from broker.logs import configure_logging
 from broker.names import AgentId
+from broker.provision import ensure_team
 from broker.server import single_node
 from broker.settings import load_settings
 
@@ -150,7 +151,8 @@ async def run(calls: int) -> dict[str, Any]:
     server.start()
     try:
         settings = load_settings(env={}, nats_url=server.spec.url, team=TEAM, node=NODE, home=home)
-        broker = await connect(settings, provision=True)
+        broker = await connect(settings)
+        await ensure_team(broker)
         env = {
             "STUDIO_NATS_URL": server.spec.url,
             "STUDIO_TEAM": TEAM,

@@ -75,6 +75,7 @@ from broker import agents, control, messages
 from broker.connection import connect
 from broker.logs import configure_logging
 from broker.names import AgentId
+from broker.provision import ensure_team
 from broker.server import single_node
 from broker.settings import load_settings
 from node_agent.clis.session import hook_command
@@ -303,7 +304,8 @@ async def measure(rig: Rig, plan: Plan) -> dict:
     settings = load_settings(
         env={}, nats_url=rig.server.spec.url, team=TEAM, node="lead", home=rig.tmp / "client"
     )
-    rig.broker = await connect(settings, name="node-bench", provision=True)
+    rig.broker = await connect(settings, name="node-bench")
+    await ensure_team(rig.broker)
     try:
         await agents.register(rig.broker, SENDER)
         started = time.monotonic()

@@ -55,9 +55,9 @@ async def _pair(root: Path) -> tuple[Broker, Broker, list]:
     await ensure_node_inbox(admin, NODE)
     await admin.close()
     plain = await connect(
-        load_settings(env={}, nats_url=open_server.spec.url, team=TEAM, node=NODE, home=home),
-        provision=True,
+        load_settings(env={}, nats_url=open_server.spec.url, team=TEAM, node=NODE, home=home)
     )
+    await ensure_team(plain)
     guarded = await connect(
         load_settings(
             env={}, nats_url=locked.spec.url, team=TEAM, node=NODE, home=home, creds=str(seed)

@@ -6,6 +6,9 @@ the agent's read cursor: one durable pull consumer on its node's inbox stream.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import structlog
 from nats.js import api
 
@@ -16,6 +19,7 @@ from broker.kv import kv_delete, kv_get, kv_write
 from broker.models import AgentKind, AgentRecord
 from broker.names import AgentId, is_full_id, validate_name
 from broker.provision import bucket, ensure_node_inbox
+from broker.publish import retryable
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +33,8 @@ async def register(
 ) -> AgentRecord:
     """Create (or keep) the agent's inbox cursor and registry entry. Safe to repeat."""
     await ensure_node_inbox(broker, agent.node)
-    await broker.js.add_consumer(
+    await _add_cursor(
+        broker,
         broker.names.inbox_stream(agent.node),
         api.ConsumerConfig(
             name=inbox_consumer(agent),
@@ -100,6 +105,21 @@ def _parse_record(broker: Broker, key: str, value: bytes | None) -> AgentRecord 
         records.skipped(broker, where, f"its body says {record.id!r}")
         return None
     return record
+
+
+async def _add_cursor(broker: Broker, stream: str, config: api.ConsumerConfig) -> None:
+    """Create the durable cursor; the same config again is a no-op, so a request that timed
+    out (a cluster busy creating many at once, a leader election) is simply asked again."""
+    deadline = time.monotonic() + broker.settings.publish_retry_s
+    while True:
+        try:
+            await broker.js.add_consumer(stream, config)
+            return
+        except Exception as exc:
+            if not retryable(exc) or time.monotonic() > deadline:
+                raise
+            log.info("cursor_create_retry", stream=stream, error=str(exc) or type(exc).__name__)
+            await asyncio.sleep(0.2)
 
 
 def _where(broker: Broker, key: str) -> str:

@@ -220,13 +220,12 @@ def _subject_matches(pattern: str, subject: str) -> bool:
     return len(p_tokens) == len(s_tokens)
 
 
-async def connect(settings: Settings, *, name: str = "studio", provision: bool = False) -> Broker:
-    """Connect to every configured server (so a node kill fails over). Only the processes that
-    own a team's streams provision them (`provision=True`: `studio up`'s daemon, `studio broker
-    provision`); a CLI command or an agent's gateway uses them as they are, and a team that
-    does not exist is said so on first use (provision.bucket) instead of made by a typo."""
-    from broker.provision import detect_replicas, ensure_team
-
+async def connect(settings: Settings, *, name: str = "studio") -> Broker:
+    """Connect to every configured server (so a node kill fails over). Connecting makes
+    nothing: the processes that own a team's streams provision them (`provision.ensure_team`:
+    `studio up`'s daemon, `studio broker provision`); a CLI command or an agent's gateway uses
+    them as they are, and a team that does not exist is said so on first use
+    (provision.bucket) instead of made by a typo."""
     servers = settings.servers()
 
     nc = GuardedClient(settings)
@@ -299,7 +298,12 @@ async def connect(settings: Settings, *, name: str = "studio", provision: bool =
         ) from None
     js = nc.jetstream(timeout=settings.request_timeout_s)
     broker = Broker(settings=settings, names=Names(settings.team), nc=nc, js=js)
-    broker.replicas = settings.replicas or await detect_replicas(broker)
-    if provision:
-        await ensure_team(broker)
+    broker.replicas = settings.replicas or detect_replicas(nc)
     return broker
+
+
+def detect_replicas(nc: NATS) -> int:
+    """3 when the server we reached belongs to a cluster, else 1. The INFO the server sent on
+    connect names its cluster; nats-py exposes it only as `_server_info`."""
+    info = getattr(nc, "_server_info", {}) or {}
+    return 3 if info.get("cluster") else 1

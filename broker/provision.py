@@ -25,13 +25,6 @@ STREAM_NAME_IN_USE = 10058
 NO_SUITABLE_PEERS = 10005
 
 
-async def detect_replicas(broker: Broker) -> int:
-    """3 when the server we reached belongs to a cluster, else 1. The INFO the server sent on
-    connect names its cluster; nats-py exposes it only as `_server_info`."""
-    info = getattr(broker.nc, "_server_info", {}) or {}
-    return 3 if info.get("cluster") else 1
-
-
 async def ensure_stream(broker: Broker, config: api.StreamConfig) -> api.StreamInfo:
     """Create, or update when the existing config differs; retried while the cluster has no
     leader (just started, or failing over)."""

@@ -114,7 +114,7 @@ class ChannelPusher:
         await self.gateway.ensure_registered(agent, self.session)
         if self.feed is None:
             name = f"studio-mcp-channel {self.gateway.settings.node}"
-            self.feed = await connect(self.gateway.settings, name=name, provision=False)
+            self.feed = await connect(self.gateway.settings, name=name)
         deliveries = await messages.fetch(self.feed, agent, limit=BATCH, wait_s=wait_s)
         for delivery in deliveries:
             await self.session.send_notification(notification(delivery))  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from broker import events, messages, presence, tasks
 from broker.connection import checked_subscribe, connect
 from broker.models import AgentKind, AgentState
 from broker.names import AgentId
+from broker.provision import ensure_team
 from broker.settings import Settings
 from node_agent import awareness, clis, control, hooks, launch, lifecycle, screen, tmux, wake
 from node_agent.state import LocalAgent, Node, Source
@@ -42,7 +43,8 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     studio_bin = os.path.dirname(launch.studio_executable())
     if studio_bin not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = studio_bin + os.pathsep + os.environ.get("PATH", "")
-    broker = await connect(settings, name=f"studio-node-{settings.node}", provision=True)
+    broker = await connect(settings, name=f"studio-node-{settings.node}")
+    await ensure_team(broker)
     node = Node(settings, broker, tmux.server(settings.tmux_socket))
     await asyncio.to_thread(tmux.ensure_session, node.tmux, node.session_name)
     for pane in await asyncio.to_thread(tmux.list_agent_panes, node.tmux, node.session_name):

@@ -247,10 +247,11 @@ def tls_init_command(args: argparse.Namespace) -> int:
 async def provision_command(args: argparse.Namespace) -> int:
     from broker.connection import connect
     from broker.names import validate_name
-    from broker.provision import ensure_node_inbox
+    from broker.provision import ensure_node_inbox, ensure_team
 
     settings = settings_from(args)
-    broker = await connect(settings, name="studio-provision", provision=True)
+    broker = await connect(settings, name="studio-provision")
+    await ensure_team(broker)
     try:
         for node in _nodes(args.nodes):
             await ensure_node_inbox(broker, validate_name(node, "node name"))

@@ -191,7 +191,7 @@ async def check_broker(settings: Settings) -> list[Check]:
     )
     try:
         servers = await check_reachable(settings)
-        broker = await connect(settings, name="studio-doctor", provision=False)
+        broker = await connect(settings, name="studio-doctor")
     except StudioError as exc:
         return [Check("broker", FAIL, str(exc).rsplit("; ", 1)[0], start_hint)]
     except Exception as exc:  # an auth or protocol error from the client library

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from broker.connection import Broker, connect
+from broker.provision import ensure_team
 from broker.server import LocalCluster, ServerProcess, single_node
 from broker.settings import Settings, load_settings
 from tests.multihost.netlab import NetLab, unavailable_reason
@@ -75,9 +76,8 @@ async def broker_factory(
 
     async def make(**overrides) -> Broker:
         overrides.setdefault("team", team)
-        b = await connect(
-            make_settings([nats_server.spec.url], tmp_path, **overrides), provision=True
-        )
+        b = await connect(make_settings([nats_server.spec.url], tmp_path, **overrides))
+        await ensure_team(b)
         opened.append(b)
         return b
 

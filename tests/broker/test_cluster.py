@@ -9,6 +9,7 @@ from broker.connection import connect
 from broker.errors import LeaseConflict, TaskConflict
 from broker.models import AgentInfo
 from broker.names import AgentId
+from broker.provision import ensure_team
 from broker.server import LocalCluster
 from tests.conftest import make_settings, unique_team
 
@@ -23,9 +24,8 @@ async def cluster_brokers(nats_cluster, tmp_path):
     opened = []
 
     async def make(urls=None):
-        b = await connect(
-            make_settings(urls or nats_cluster.urls, tmp_path, team=team), provision=True
-        )
+        b = await connect(make_settings(urls or nats_cluster.urls, tmp_path, team=team))
+        await ensure_team(b)
         opened.append(b)
         return b
 
@@ -76,9 +76,8 @@ async def test_stream_leader_sigkill_during_2000_sends_loses_nothing(tmp_path):
     cluster = LocalCluster.create(tmp_path / "failover", size=3)
     cluster.start()
     try:
-        sender = await connect(
-            make_settings(cluster.urls, tmp_path, team="failover"), provision=True
-        )
+        sender = await connect(make_settings(cluster.urls, tmp_path, team="failover"))
+        await ensure_team(sender)
         reader = await connect(make_settings(cluster.urls, tmp_path, team="failover"))
         await agents.register(sender, A)
         await agents.register(reader, B)

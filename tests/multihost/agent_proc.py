@@ -31,7 +31,7 @@ from broker.kv import kv_write
 from broker.logs import configure_logging
 from broker.models import AgentInfo, AgentState
 from broker.names import AgentId
-from broker.provision import ensure_node_inbox
+from broker.provision import ensure_node_inbox, ensure_team
 from broker.pull import pull
 from broker.settings import load_settings
 
@@ -448,7 +448,8 @@ async def main() -> None:
         os.environ["STUDIO_CONFIG"] = overrides.pop("config")
     try:
         settings = load_settings(**overrides)
-        broker = await connect(settings, name=f"agent-proc-{socket.gethostname()}", provision=True)
+        broker = await connect(settings, name=f"agent-proc-{socket.gethostname()}")
+        await ensure_team(broker)
     except Exception as exc:
         print(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return

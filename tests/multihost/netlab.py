@@ -254,7 +254,7 @@ def provision(deployment: Deployment) -> None:
     """What the operator does once with the admin credentials (`studio broker provision`):
     the team's streams and every node's inbox, from the first host."""
     from broker.connection import connect
-    from broker.provision import ensure_node_inbox
+    from broker.provision import ensure_node_inbox, ensure_team
     from broker.settings import load_settings
 
     settings = load_settings(
@@ -263,7 +263,8 @@ def provision(deployment: Deployment) -> None:
     )
 
     async def run() -> None:
-        broker = await connect(settings, name="provision", provision=True)
+        broker = await connect(settings, name="provision")
+        await ensure_team(broker)
         try:
             for host in deployment.lab.hosts:
                 await ensure_node_inbox(broker, host)

@@ -22,7 +22,7 @@ from broker.connection import connect
 from broker.errors import BrokerUnavailable, InvalidInput, PermissionDenied
 from broker.models import Message
 from broker.names import AgentId
-from broker.provision import ensure_node_inbox
+from broker.provision import ensure_node_inbox, ensure_team
 from broker.server import nats_server_binary, single_node
 from broker.settings import load_settings
 from studio_cli.main import main as studio
@@ -157,7 +157,8 @@ async def test_add_node_then_sighup_lets_it_in_and_denials_are_fast(tmp_path):
         )
 
     try:
-        admin = await connect(settings("n1", "admin"), provision=True)
+        admin = await connect(settings("n1", "admin"))
+        await ensure_team(admin)
         for node in ("n1", "n2"):
             await ensure_node_inbox(admin, node)
         n1 = await connect(settings("n1", "n1"))

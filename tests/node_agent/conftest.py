@@ -20,6 +20,7 @@ import pytest
 from broker import control
 from broker.connection import Broker, connect
 from broker.errors import StudioError
+from broker.provision import ensure_team
 from tests.conftest import make_settings, unique_team
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,9 +129,8 @@ async def studio(nats_server, tmp_path) -> AsyncIterator[Studio]:
     s = Studio(
         [nats_server.spec.url], tmp_path, team, f"studio-test-{os.getpid()}-{next(_sockets)}"
     )
-    s.broker = await connect(
-        make_settings(s.urls, tmp_path / "client", team=team, node="lead"), provision=True
-    )
+    s.broker = await connect(make_settings(s.urls, tmp_path / "client", team=team, node="lead"))
+    await ensure_team(s.broker)
     try:
         yield s
     finally:

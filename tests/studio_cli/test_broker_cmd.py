@@ -38,7 +38,7 @@ async def test_remove_node_revokes_it(authed_server, capsys):
     kept.chmod(0o600)
     revoked = as_user(server, authdir, "n2", "n2")
     revoked.creds = str(kept)
-    live = await connect(revoked, provision=False)  # n2 is in before
+    live = await connect(revoked)  # n2 is in before
 
     argv = ["--team", TEAM, "broker", "remove-node", "n2", "--dir", str(authdir)]
     assert studio([*argv, "--reload-pid", str(server.pid)]) == 0
@@ -51,7 +51,7 @@ async def test_remove_node_revokes_it(authed_server, capsys):
 
     async def refused() -> bool:
         try:
-            broker = await connect(revoked, provision=False)
+            broker = await connect(revoked)
         except BrokerUnavailable as exc:
             return "refused these credentials" in str(exc)
         await broker.close()
@@ -63,7 +63,7 @@ async def test_remove_node_revokes_it(authed_server, capsys):
     assert await eventually(refused)  # its key no longer gets in
     assert await eventually(dropped)  # and the connection it had is closed
     await live.nc.close()  # (it is reconnecting in vain: no drain)
-    other = await connect(as_user(server, authdir, "n1", "n1"), provision=False)
+    other = await connect(as_user(server, authdir, "n1", "n1"))
     await other.close()  # n1 is unaffected
 
     # Refusals: the admin, a node with no credentials.
