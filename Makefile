@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	@python3 -m venv $(VENV) 2>/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	@echo "==> installing studio and its dependencies into $(VENV) (about a minute on a fresh clone)"
+	$(VENV)/bin/pip install --progress-bar off -e '.[test]'
 	@touch $(STAMP)
 
 system-deps:

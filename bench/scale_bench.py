@@ -2,11 +2,17 @@
 operation stays flat as it grows.
 
 A real 3-node nats-server cluster on loopback, with the server's default limits. For each size,
-a team of its own: `agents / 20` simulated nodes of 20 agents each, every node running the
-daemon's own loops on its own connection (`heartbeat_loop`, `awareness_loop`, and the live mail
-subscription `_on_mail`), with no tmux: the agents are busy, so no wake types anywhere. A probe
-acts as an agent through the real MCP gateway, served in process to the SDK's own client, and
-through the broker functions the gateway and CLI call. Measured at each size:
+a team of its own: `agents / 20` simulated nodes of 20 agents each, each on a connection of its
+own. Up to FULL_NODES of them run the daemon's own loops (`heartbeat_loop`, `awareness_loop`,
+and the live mail subscription `_on_mail`), with no tmux: the agents are busy, so no wake types
+anywhere. The others replay a daemon's broker traffic lean, at the wire: the same registrations,
+heartbeats (`presence.node_alive` every heartbeat_s, agents' records as lifecycle.heartbeat
+writes them), live mail subscription and presence watch
+(the ordered consumer a roster keeps), with callbacks that drop what arrives. Fifty Python
+daemons in one process on two cores would measure this machine's CPU, not the broker; on its
+own machine a daemon applies its team's 200 heartbeats/s at 1,000 agents in a few ms of CPU.
+A probe acts as an agent through the real MCP gateway, served in process to the SDK's own
+client, and through the broker functions the gateway and CLI call. Measured at each size:
 
 - per operation p50/p99: `send_message` (tool, to a full id), a round trip (send, then the
   recipient's fetch and confirmed ack), the unread count, `whoami`, `list_agents` and
@@ -39,11 +45,12 @@ from typing import Any
 import harness
 from figures import percentile, proc_cpu_s, proc_status_mb, ratio
 from mcp import Client
+from nats.js import api
 
 from broker import agents, messages, presence, tasks
 from broker.connection import Broker, checked_subscribe, connect
 from broker.errors import TaskConflict
-from broker.models import AgentKind, AgentState
+from broker.models import AgentInfo, AgentKind, AgentState
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox, ensure_team
 from broker.server import LocalCluster
@@ -53,6 +60,7 @@ from node_agent import daemon
 from node_agent.state import LocalAgent, Node, Source
 
 PER_NODE = 20
+FULL_NODES = 5
 BACKGROUND_S = 20.0
 SAMPLES = 40
 BROADCASTS = 3
@@ -102,14 +110,58 @@ class Team:
         return broker
 
     async def start_node(self, index: int, count: int) -> list[AgentId]:
-        """A node daemon's broker work for `count` agents, with the daemon's own loops."""
+        """A node daemon's broker work for `count` agents: the daemon's own loops, or for
+        nodes past FULL_NODES the same traffic replayed lean."""
         name = f"n{index}"
         broker = await self.connect(name)
         await ensure_node_inbox(broker, name)
-        node = Node(broker.settings, broker, tmux=None)  # type: ignore[arg-type]
         ids = [AgentId(name, f"a{i}") for i in range(count)]
         for agent in ids:  # one at a time, as a daemon spawns them
             await agents.register(broker, agent, AgentKind.claude)
+        if index < FULL_NODES:
+            await self._full_daemon(broker, ids)
+        else:
+            await self._lean_daemon(broker, ids)
+        return ids
+
+    async def _lean_daemon(self, broker: Broker, ids: list[AgentId]) -> None:
+        async def drop(msg: Any) -> None:
+            return None
+
+        name = broker.settings.node
+        await checked_subscribe(broker, broker.names.node_inbox_subjects(name), cb=drop)
+        await broker.js.subscribe(
+            f"$KV.{broker.names.agents_bucket}.>",
+            ordered_consumer=True,
+            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+            inactive_threshold=5.0,
+            cb=drop,
+        )
+
+        async def heartbeats() -> None:
+            """The node's key every heartbeat; its busy agents' records, which do not
+            change, when a third of their TTL is gone (as lifecycle.heartbeat does)."""
+            written = 0.0
+            while True:
+                await presence.node_alive(broker)
+                if time.monotonic() - written >= presence.RECORD_TTL_S / 3:
+                    written = time.monotonic()
+                    for agent in ids:
+                        info = AgentInfo(
+                            id=str(agent),
+                            node=name,
+                            state=AgentState.busy,
+                            kind=AgentKind.claude,
+                            managed=True,
+                        )
+                        await presence.heartbeat(broker, info)
+                await asyncio.sleep(broker.settings.heartbeat_s)
+
+        self.loops.append(asyncio.create_task(heartbeats()))
+
+    async def _full_daemon(self, broker: Broker, ids: list[AgentId]) -> None:
+        name = broker.settings.node
+        node = Node(broker.settings, broker, tmux=None)  # type: ignore[arg-type]
         for agent in ids:
             node.agents[str(agent)] = LocalAgent(
                 id=agent,
@@ -129,7 +181,6 @@ class Team:
             asyncio.create_task(daemon.heartbeat_loop(node)),
             asyncio.create_task(daemon.awareness_loop(node)),
         ]
-        return ids
 
     async def close(self) -> None:
         for task in self.loops:

@@ -23,6 +23,10 @@ from broker.publish import retryable
 
 log = structlog.get_logger(__name__)
 
+# How long a bare name's resolution is reused (see resolve), and how many are kept.
+NAME_TTL_S = 5.0
+MAX_NAMES = 1024
+
 
 def inbox_consumer(agent: AgentId) -> str:
     return f"inbox_{agent.token}"
@@ -150,15 +154,27 @@ async def is_registered(broker: Broker, agent: AgentId) -> bool:
 
 
 async def resolve(broker: Broker, name: str) -> AgentId:
-    """`node.name` must be registered; a bare name must match exactly one registered agent."""
+    """`node.name` must be registered; a bare name must match exactly one registered agent.
+
+    A bare name costs a registry request, and a model names the same few teammates again and
+    again, so its answer is reused for NAME_TTL_S: a same-named agent registering on another
+    node makes the name ambiguous here at most that much later. A full id is checked once per
+    process (Broker.known_agents)."""
     if is_full_id(name):
         agent = AgentId.parse(name)
         if await is_registered(broker, agent):
             return agent
         raise UnknownAgent(name, [r.id for r in await registered(broker)])
     validate_name(name, "agent name")
+    now = time.monotonic()
+    hit = broker.resolved_names.get(name)
+    if hit and hit[1] > now:
+        return AgentId.parse(hit[0])
     matches = await _ids_named(broker, name)
     if len(matches) == 1:
+        if len(broker.resolved_names) >= MAX_NAMES:
+            broker.resolved_names.clear()
+        broker.resolved_names[name] = (matches[0], now + NAME_TTL_S)
         return AgentId.parse(matches[0])
     if matches:
         raise AmbiguousAgent(name, matches)

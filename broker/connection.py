@@ -45,6 +45,8 @@ class Broker:
     buckets: dict[str, KeyValue] = field(default_factory=dict)
     # Agent ids known to be registered: a send to them skips the registry lookup.
     known_agents: set[str] = field(default_factory=set)
+    # Bare names resolved lately: name → (agent id, monotonic expiry); see agents.resolve.
+    resolved_names: dict[str, tuple[str, float]] = field(default_factory=dict)
     # Long-lived reply subscriptions for pull requests, by consumer API subject.
     pullers: dict[str, Any] = field(default_factory=dict)
     # Nodes whose inbox stream is known to exist.
@@ -293,7 +295,7 @@ async def connect(settings: Settings, *, name: str = "studio") -> Broker:
         connecting.result()
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         raise BrokerUnavailable(
-            f"cannot reach the broker at {', '.join(servers)}: {exc or type(exc).__name__}. "
+            f"cannot reach the broker at {', '.join(servers)}: {str(exc) or type(exc).__name__}. "
             "Is it running? (`studio up` or `studio broker serve`; `studio doctor` checks)"
         ) from None
     js = nc.jetstream(timeout=settings.request_timeout_s)

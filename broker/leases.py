@@ -31,6 +31,11 @@ def normalize(path: str) -> str:
     clean = posixpath.normpath(path.strip())
     if clean in (".", "/"):
         raise InvalidInput("refusing to lease the whole tree: name files or subdirectories")
+    if clean.startswith("/") or clean == ".." or clean.startswith("../"):
+        raise InvalidInput(
+            f"invalid path {path!r}: lease paths are relative to the repository's root (as "
+            "every teammate names the file), and stay inside it"
+        )
     return clean + "/" if is_dir else clean
 
 

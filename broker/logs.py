@@ -9,7 +9,18 @@ import sys
 import structlog
 
 
+class _SslEofNoise(logging.Filter):
+    """nats-py's protocol answers EOF with True, which asyncio's SSL transport ignores but
+    logs as a warning on every TLS disconnect: noise on each CLI command's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
 def configure_logging(level: str = "info", json: bool | None = None) -> None:
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _SslEofNoise) for f in asyncio_log.filters):
+        asyncio_log.addFilter(_SslEofNoise())
     use_json = not sys.stderr.isatty() if json is None else json
     renderer = (
         structlog.processors.JSONRenderer()

@@ -144,6 +144,16 @@ class AgentInfo(BaseModel):
     last_heartbeat: datetime = Field(default_factory=utcnow)
     # How long this record holds without the next heartbeat (its per-message TTL).
     ttl_s: float = 15.0
+    # A node's daemon manages the agent: it is live only while that node's key is
+    # (broker.presence).
+    managed: bool = False
+
+
+class NodeBeat(BaseModel):
+    """A node daemon's liveness, renewed every heartbeat under `<node>._node`."""
+
+    node: str
+    ttl_s: float
 
 
 class LeaseHolder(BaseModel):

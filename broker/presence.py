@@ -1,33 +1,73 @@
-"""Presence: who is alive and what they work on. Each heartbeat rewrites the agent's key with a
-per-message TTL of a few heartbeats, so an agent whose node stops heartbeating disappears by
-itself, with no reaper process to trust. Registered agents with no live key show as offline.
+"""Presence: who is alive and what they work on, with no reaper process to trust: every record
+carries a per-message TTL, so what nobody renews disappears by itself. Registered agents with
+no live record show as offline.
+
+A node's daemon renews one key for the whole node, `<node>._node` (agent names cannot start
+with `_`), every heartbeat; the records of the agents it manages (`managed`) are rewritten
+only when something in them changes, or when a long TTL (RECORD_TTL_S) is a third gone, and
+hold only while their node's key does. So a team's background writes, and what every watcher
+of the bucket receives, grow with its nodes rather than its agents: at 1,000 agents on 50
+nodes, 10 keys a second instead of 200. An agent without a daemon (a person's own session)
+renews its own record with the short TTL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
 
 from broker import agents, events, records, roster
 from broker.connection import Broker
 from broker.errors import InvalidInput
 from broker.kv import kv_delete, kv_get, kv_write
-from broker.models import AgentInfo, AgentKind, AgentState, utcnow
+from broker.models import AgentInfo, AgentKind, AgentState, NodeBeat, utcnow
 from broker.names import AgentId, validate_name
 from broker.provision import bucket
 
 TTL_HEARTBEATS = 3
+# A managed agent's record: its liveness is its node's key; this only clears records a node
+# that vanished for good left behind.
+RECORD_TTL_S = 600.0
+NODE_KEY = "_node"
 
 
 def _key(agent_id: str) -> str:
     return agent_id  # "node.name": two KV tokens, so `node.*` selects a node's agents
 
 
+def _node_key(node: str) -> str:
+    return f"{node}.{NODE_KEY}"
+
+
+def is_node_key(key: str) -> bool:
+    return key.endswith(f".{NODE_KEY}")
+
+
+def heartbeat_ttl_s(broker: Broker) -> float:
+    return TTL_HEARTBEATS * broker.settings.heartbeat_s
+
+
+async def node_alive(broker: Broker) -> None:
+    """This node's daemon is alive: renew the key its managed agents' presence hangs on."""
+    ttl = heartbeat_ttl_s(broker)
+    body = NodeBeat(node=broker.settings.node, ttl_s=ttl).model_dump_json().encode()
+    await kv_write(
+        broker, broker.names.agents_bucket, _node_key(broker.settings.node), body, msg_ttl=ttl
+    )
+
+
+async def node_gone(broker: Broker) -> None:
+    """A daemon stopping cleanly takes its agents offline at once, not after the TTL."""
+    await kv_delete(broker, broker.names.agents_bucket, _node_key(broker.settings.node))
+
+
 async def heartbeat(broker: Broker, info: AgentInfo, ttl_s: float | None = None) -> None:
-    """Publish presence. The TTL defaults to 3 heartbeat intervals."""
+    """Publish presence: a managed agent's record holds for RECORD_TTL_S (while its node's key
+    does), any other for 3 heartbeat intervals, unless `ttl_s` says otherwise."""
     AgentId.parse(info.id)
     info.last_heartbeat = utcnow()
-    ttl = ttl_s if ttl_s is not None else TTL_HEARTBEATS * broker.settings.heartbeat_s
+    default = RECORD_TTL_S if info.managed else heartbeat_ttl_s(broker)
+    ttl = ttl_s if ttl_s is not None else default
     info.ttl_s = ttl
     await kv_write(
         broker,
@@ -45,10 +85,16 @@ async def go_offline(broker: Broker, agent: AgentId, reason: str = "") -> None:
 
 
 async def get(broker: Broker, agent: AgentId) -> AgentInfo | None:
-    """One agent's presence, by a single-key read (never a listing)."""
+    """One agent's presence, by single-key reads (its record, and its node's key when a
+    daemon manages it; never a listing)."""
     kv = await bucket(broker, broker.names.agents_bucket)
-    entry = await kv_get(kv, _key(str(agent)))
-    return read_record(broker, entry.key, entry.value) if entry else None
+    entry, node = await asyncio.gather(
+        kv_get(kv, _key(str(agent))), kv_get(kv, _node_key(agent.node))
+    )
+    info = read_record(broker, entry.key, entry.value) if entry else None
+    if info is not None and info.managed and node is None:
+        return None  # its daemon is gone
+    return info
 
 
 async def live(broker: Broker) -> dict[str, AgentInfo]:
@@ -56,12 +102,37 @@ async def live(broker: Broker) -> dict[str, AgentInfo]:
     drops an expired record without telling watchers, so its age decides here. The records
     are shared with this process's other readers: read-only."""
     now = time.time()
+    entries = await roster.entries(broker, broker.names.agents_bucket)
+    nodes = set()
+    for entry in entries:
+        if is_node_key(entry.key):
+            beat = roster.decoded(entry, lambda e: read_node_beat(broker, e.key, e.value))
+            if beat is not None and now - entry.created < beat.ttl_s:
+                nodes.add(beat.node)
     found = {}
-    for entry in await roster.entries(broker, broker.names.agents_bucket):
+    for entry in entries:
+        if is_node_key(entry.key):
+            continue
         info = roster.decoded(entry, lambda e: read_record(broker, e.key, e.value))
-        if info is not None and now - entry.created < info.ttl_s:
+        if info is not None and is_live(info, entry.created, nodes, now):
             found[info.id] = info
     return found
+
+
+def is_live(info: AgentInfo, written: float, nodes_alive: set[str], now: float) -> bool:
+    """A record is live while its TTL runs (written: the server's time of the write, epoch
+    seconds) and, when a daemon manages the agent, while that node's key is live too."""
+    return now - written < info.ttl_s and (not info.managed or info.node in nodes_alive)
+
+
+def read_node_beat(broker: Broker, key: str, value: bytes | None) -> NodeBeat | None:
+    """A node key's body, if it speaks for the node its key names."""
+    where = f"{broker.names.agents_bucket}/{key}"
+    beat = records.parse(broker, NodeBeat, value, where=where)
+    if beat is not None and _node_key(beat.node) != key:
+        records.skipped(broker, where, f"its body says node {beat.node!r}")
+        return None
+    return beat
 
 
 def read_record(broker: Broker, key: str, value: bytes | None) -> AgentInfo | None:
@@ -103,22 +174,4 @@ async def list_agents(
     return result
 
 
-async def watch(broker: Broker) -> AsyncIterator[tuple[str, AgentInfo | None]]:
-    """(agent id, presence) on every change; None when an agent left or its presence expired."""
-    kv = await bucket(broker, broker.names.agents_bucket)
-    watcher = await kv.watchall()
-    try:
-        async for entry in watcher:
-            if entry is None:
-                continue
-            if entry.value and entry.operation not in ("DEL", "PURGE"):
-                info = read_record(broker, entry.key, entry.value)
-                if info is not None:
-                    yield entry.key, info
-            else:
-                yield entry.key, None
-    finally:
-        await watcher.stop()
-
-
-__all__ = ["AgentKind", "go_offline", "heartbeat", "list_agents", "live", "watch"]
+__all__ = ["AgentKind", "go_offline", "heartbeat", "list_agents", "live", "node_alive"]

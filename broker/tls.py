@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import logging
 import os
 import ssl
 from pathlib import Path
@@ -166,20 +165,9 @@ def server_tls_block(tls_dir: str, node: str, *, verify: bool = False) -> str:
     )
 
 
-class _SslEofNoise(logging.Filter):
-    """nats-py's protocol answers EOF with True, which asyncio's SSL transport ignores but
-    logs as a warning on every TLS disconnect: noise on each CLI command's output."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "eof_received() has no effect when using ssl" not in record.getMessage()
-
-
 def client_context(ca_file: str | Path) -> ssl.SSLContext:
     """What clients pass to nats-py: trust only the studio CA and check the server's name
     (an IP address in the URL is checked against the certificate's IP entries)."""
-    asyncio_log = logging.getLogger("asyncio")
-    if not any(isinstance(f, _SslEofNoise) for f in asyncio_log.filters):
-        asyncio_log.addFilter(_SslEofNoise())
     try:
         return ssl.create_default_context(cafile=str(ca_file))
     except (OSError, ssl.SSLError) as exc:

@@ -13,7 +13,6 @@ writes nothing to the broker and a session that never calls a tool leaves no tra
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -33,9 +32,6 @@ AGENT_HEADER = "x-studio-agent"
 AGENT_PATH_PARAM = "agent"
 # How long a tool call waits for a connection attempt in flight before reporting the broker down.
 CONNECT_WAIT_S = 3.0
-# How long a bare name's resolution is reused (see Gateway.resolve), and how many are kept.
-NAME_TTL_S = 5.0
-MAX_NAMES = 1024
 
 # Substrings of the MCP client's name (clientInfo.name) that tell which CLI runs the session.
 _CLIENT_KINDS = (
@@ -67,8 +63,6 @@ class Gateway:
     # The node daemon has been told this session's tools are listed (see node_link).
     told_daemon: bool = False
     _attempt: asyncio.Future[Broker] | None = None
-    # bare name → (agent id, monotonic expiry)
-    _names: dict[str, tuple[AgentId, float]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings, connection: Broker | None = None) -> Gateway:
@@ -120,21 +114,8 @@ class Gateway:
             await self.connection.close()
 
     async def resolve(self, ref: str) -> AgentId:
-        """An agent reference (bare name or full id) as a registered id. A bare name costs a
-        registry request and a model names the same few teammates again and again, so its
-        answer is reused for NAME_TTL_S: a same-named agent registering on another node makes
-        the name ambiguous here at most that much later."""
-        if is_full_id(ref):
-            return await agents.resolve(self.broker, ref)
-        now = time.monotonic()
-        hit = self._names.get(ref)
-        if hit and hit[1] > now:
-            return hit[0]
-        agent = await agents.resolve(self.broker, ref)
-        if len(self._names) >= MAX_NAMES:
-            self._names.clear()
-        self._names[ref] = (agent, now + NAME_TTL_S)
-        return agent
+        """An agent reference (bare name or full id) as a registered id (agents.resolve)."""
+        return await agents.resolve(self.broker, ref)
 
     def adopt(self, agent: AgentId, *, fixed: bool = False) -> None:
         self.identity = agent

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from broker import events, messages, presence
 from broker.connection import Broker
 from broker.errors import BrokerUnavailable, InvalidInput
-from broker.models import AgentInfo, AgentState, Event
+from broker.models import FINISHED, AgentInfo, AgentState, Event
 from broker.names import AgentId
 
 STATES = frozenset({"idle", "busy", "waiting_input", "offline"})
-FINISHED = frozenset({"done", "failed", "cancelled"})
 # Aliases a model is likely to ask for, mapped onto the broker's event kinds.
 TASK_DONE = "task_done"
 MESSAGE = "message"

@@ -115,7 +115,7 @@ async def serve(node: Node) -> None:
     async def on_request(msg: Msg) -> None:
         parsed = names.control_requester(msg.subject, me)
         if parsed is not None:
-            asyncio.get_running_loop().create_task(_answer(node, msg, *parsed))
+            node.spawn(_answer(node, msg, *parsed))
 
     await checked_subscribe(node.broker, names.control_subject(me, "*", "*"), cb=on_request)
 

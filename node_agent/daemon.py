@@ -46,7 +46,8 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     broker = await connect(settings, name=f"studio-node-{settings.node}")
     await ensure_team(broker)
     node = Node(settings, broker, tmux.server(settings.tmux_socket))
-    await asyncio.to_thread(tmux.ensure_session, node.tmux, node.session_name)
+    await asyncio.to_thread(tmux.ensure_session, node.tmux, node.session_name, str(settings.home))
+    await presence.node_alive(broker)  # before any agent's record: they hang on this key
     for pane in await asyncio.to_thread(tmux.list_agent_panes, node.tmux, node.session_name):
         if not pane.dead:
             await lifecycle.adopt(node, pane)
@@ -66,6 +67,10 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
         await asyncio.gather(*loops)
     finally:
         hook_server.close()
+        for task in list(node.background):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await presence.node_gone(broker)  # its agents offline now, not after the TTL
         with contextlib.suppress(Exception):
             await broker.close()
 
@@ -77,7 +82,7 @@ async def _on_mail(node: Node, msg: Msg) -> None:
         return
     # Sender from the subject (never the body), or None for a record that is not a message.
     arrived = messages.read_message(node.broker, msg)
-    asyncio.get_running_loop().create_task(wake.wake_quietly(node, agent, arrived))
+    node.spawn(wake.wake_quietly(node, agent, arrived))
 
 
 async def monitor_loop(node: Node) -> None:
@@ -158,6 +163,7 @@ async def mail_sweep(node: Node) -> None:
 async def heartbeat_loop(node: Node) -> None:
     while True:
         try:
+            await presence.node_alive(node.broker)
             live = await presence.live(node.broker)
             for agent in list(node.agents.values()):
                 await lifecycle.heartbeat(node, agent, live)

@@ -20,12 +20,14 @@ from broker import leases, messages, presence
 from broker.models import AgentState, Message
 from broker.names import is_valid_id
 from node_agent import clis, wake
+from node_agent.clis import claude
 from node_agent.hook_client import socket_path
 from node_agent.state import LocalAgent, Node, Source
 
 log = structlog.get_logger(__name__)
 
-EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit", "apply_patch"})
+# Claude Code's edit tools, and Codex's (its PreToolUse hook has no matcher: every tool).
+EDIT_TOOLS = frozenset({*claude.EDIT_TOOLS, "apply_patch"})
 
 
 def _context(event: str, text: str) -> dict:
@@ -70,7 +72,7 @@ async def handle(node: Node, event: str, agent_id: str, payload: dict) -> dict[s
         agent.mcp_ready = True
         log.info("agent_mcp_ready", agent=agent_id)
         if agent.state == AgentState.idle:
-            asyncio.get_running_loop().create_task(wake.wake_quietly(node, agent))
+            node.spawn(wake.wake_quietly(node, agent))
     elif event in TURN_START:
         agent.set_state(AgentState.busy, Source.hook)
         if event == "PreToolUse":

@@ -89,7 +89,9 @@ async def spawn(node: Node, request: SpawnRequest) -> LocalAgent:
                 node.broker, node.me, str(agent_id), request.prompt, subject=f"your task{asker}"
             )
         launched = launch.prepare(node.settings, agent_id, request, cwd)
-        session = await asyncio.to_thread(tmux.ensure_session, node.tmux, node.session_name)
+        session = await asyncio.to_thread(
+            tmux.ensure_session, node.tmux, node.session_name, str(node.settings.home)
+        )
         pane = await asyncio.to_thread(
             tmux.spawn_window,
             session,
@@ -183,9 +185,11 @@ async def stop(node: Node, agent: LocalAgent, *, force: bool, timeout_s: float) 
 async def heartbeat(
     node: Node, agent: LocalAgent, live: dict[str, AgentInfo] | None = None
 ) -> AgentInfo:
-    """Presence for one agent, as written. Summary and task are the agent's own (set through
-    the gateway), so they are carried over from the current record (from `live` when the
-    caller has read the bucket anyway, else by a single-key read)."""
+    """Presence for one agent, written when it changed since the last write or a third of its
+    TTL has gone (its liveness between writes is the node's key: see broker.presence).
+    Summary and task are the agent's own (set through the gateway), so they are carried over
+    from the current record (from `live` when the caller has read the bucket anyway, else by a
+    single-key read)."""
     current = (
         live.get(str(agent.id)) if live is not None else await presence.get(node.broker, agent.id)
     )
@@ -203,6 +207,14 @@ async def heartbeat(
         branch=agent.git.branch,
         changed_files=agent.git.changed_files,
         tmux_target=f"{node.session_name}:{agent.pane_id}",
+        managed=True,
     )
+    content = info.model_dump_json(exclude={"last_heartbeat"})
+    now = time.monotonic()
+    last = agent.published
+    fresh = last is not None and now - last[1] < presence.RECORD_TTL_S / 3
+    if last is not None and last[0] == content and fresh and current is not None:
+        return current
     await presence.heartbeat(node.broker, info)
+    agent.published = (content, now)
     return info

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import libtmux
 
@@ -63,6 +65,8 @@ class LocalAgent:
     quiet_since: float | None = None
     git: GitState = field(default_factory=GitState)
     stopping: bool = False
+    # The presence record last written (without its time) and when (see lifecycle.heartbeat).
+    published: tuple[str, float] | None = None
 
     def set_state(self, state: AgentState, source: Source, detail: str = "") -> bool:
         changed = state != self.state or detail != self.detail
@@ -103,6 +107,15 @@ class Node:
     # Agents of other nodes seen alive, and since when each has been gone (see orphans).
     seen_alive: set[str] = field(default_factory=set)
     gone_since: dict[str, float] = field(default_factory=dict)
+    # Work started in the background (wakes, control answers): kept, so none is collected
+    # mid-flight, and cancelled when the daemon stops.
+    background: set[asyncio.Task] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
 
     @property
     def session_name(self) -> str:

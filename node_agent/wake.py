@@ -109,7 +109,7 @@ async def wake_if_idle(
     text = pointer_text(agent.kind, unread.messages, unread.count)
     await asyncio.to_thread(tmux.paste, node.tmux, agent.pane_id, text)
     log.info("agent_woken", agent=str(agent.id), unread=unread.count)
-    asyncio.get_running_loop().create_task(_verify(agent, agent.last_wake))
+    node.spawn(_verify(agent, agent.last_wake))
     return True
 
 
@@ -131,7 +131,7 @@ def _retry_after_cooldown(node: Node, agent: LocalAgent, delay: float) -> None:
         await asyncio.sleep(max(0.0, delay))
         await wake_quietly(node, agent)
 
-    agent.wake_retry = asyncio.get_running_loop().create_task(later())
+    agent.wake_retry = node.spawn(later())
 
 
 async def type_text(node: Node, agent: LocalAgent, text: str) -> bool:

@@ -14,7 +14,7 @@ from studio_cli.context import settings_from
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from studio_cli.dashboard.server import DEFAULT_PORT
+    from studio_cli.dashboard import DEFAULT_PORT
 
     dash = subparsers.add_parser(
         "dashboard",

@@ -6,22 +6,20 @@ ever added, `version` changes if one is removed or changes meaning.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from broker import events, leases, messages, presence, tasks
-from broker.connection import Broker
-from broker.errors import InvalidInput
-from broker.models import AgentInfo, AgentState, Task, TaskStatus
-from broker.names import AgentId
-from broker.settings import Settings
-from studio_cli.client import open_broker
 from studio_cli.context import add_identity_option, as_name, cli_identity, settings_from
-from studio_cli.output import clock, raw_stdout, safe_data
+
+if TYPE_CHECKING:
+    # Imported where used: `studio --help` builds every parser and must not load these.
+    import argparse
+
+    from broker.connection import Broker
+    from broker.models import AgentInfo, Task
+    from broker.settings import Settings
 
 SCHEMA_VERSION = 1
 RECENT_EVENTS = 10
@@ -65,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def status_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from broker.errors import InvalidInput
+    from studio_cli.client import open_broker
+    from studio_cli.output import raw_stdout, safe_data
+
     settings = settings_from(args)
     if not 0.2 <= args.interval <= 3600:
         raise InvalidInput("--interval must be between 0.2 and 3600 seconds")
@@ -112,6 +116,9 @@ async def _unread(broker: Broker, agent: AgentInfo) -> int | None:
     """None when the count is not this node's to read (another node's cursor: its own
     credentials refuse it, and asking costs a request per agent of the team), or cannot be
     read (no cursor yet)."""
+    from broker import messages
+    from broker.names import AgentId
+
     if agent.node != broker.settings.node:
         return None
     try:
@@ -123,6 +130,8 @@ async def _unread(broker: Broker, agent: AgentInfo) -> int | None:
 async def _daemon_running(broker: Broker, team: list[AgentInfo]) -> bool | None:
     """Whether this node's daemon answers, asked only when it matters: this node has agents
     and none of them is live (then "offline" needs its reason). None: not asked."""
+    from broker.models import AgentState
+
     own = [a for a in team if a.node == broker.settings.node and a.kind != "other"]
     if not own or any(a.state != AgentState.offline for a in own):
         return None
@@ -135,6 +144,11 @@ async def snapshot(
     broker: Broker, settings: Settings, as_name_: str | None = None, n_events: int = RECENT_EVENTS
 ) -> dict[str, Any]:
     """Everything `status` shows, as the documented JSON document."""
+    import asyncio
+
+    from broker import events, leases, presence, tasks
+    from broker.models import TaskStatus
+
     team, board, held, recent = await asyncio.gather(
         presence.list_agents(broker),
         tasks.list_tasks(broker),
@@ -176,6 +190,8 @@ async def _nothing() -> list:
 
 
 def _agent_json(a: AgentInfo, held: list[str], unread: int | None) -> dict[str, Any]:
+    from broker.models import AgentState
+
     offline = a.state == AgentState.offline
     return {
         "id": a.id,
@@ -220,6 +236,9 @@ def render(data: dict[str, Any], *, every: bool = False) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from broker.models import FINISHED
+    from studio_cli.output import clock
+
     header = Text.assemble(
         ("studio ", "bold"),
         f"team {data['team']} · node {data['node']} · you {data['me']} · broker ",
@@ -263,8 +282,8 @@ def render(data: dict[str, Any], *, every: bool = False) -> Any:
     tasks_table = Table(title=f"Tasks: {summary}", title_justify="left", expand=False, box=None)
     for column in ("id", "status", "assignee", "title"):
         tasks_table.add_column(column, overflow="fold")
-    unfinished = [t for t in data["tasks"]["items"] if t["status"] not in _FINISHED]
-    finished = [t for t in data["tasks"]["items"] if t["status"] in _FINISHED]
+    unfinished = [t for t in data["tasks"]["items"] if t["status"] not in FINISHED]
+    finished = [t for t in data["tasks"]["items"] if t["status"] in FINISHED]
     finished.sort(key=lambda t: t["updated_at"])
     shown = unfinished if every else unfinished[:TASK_ROWS]
     for t in shown + finished[-RECENT_DONE:]:
@@ -300,9 +319,6 @@ def render(data: dict[str, Any], *, every: bool = False) -> Any:
             lines.append(Text(line + (f" ({extra})" if extra else ""), style="dim"))
         parts.extend(lines)
     return Group(*_spaced(parts))
-
-
-_FINISHED = {s.value for s in (TaskStatus.done, TaskStatus.failed, TaskStatus.cancelled)}
 
 
 def _agent_rows(data: dict[str, Any], every: bool) -> tuple[list[dict], list[str]]:

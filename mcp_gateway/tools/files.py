@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -9,10 +11,21 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from broker import leases
+from broker.files import repo_relative
 from mcp_gateway import render
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.replies import reply, tool
 from mcp_gateway.tools.params import Paths, ShortText
+
+
+def _in_repo(paths: list[str]) -> list[str]:
+    """A model often names files by absolute path, or from its working directory (`./x`):
+    those become relative to the checkout's root, as leases key them. The gateway runs in the
+    agent's working directory (stdio); any other path is taken as relative to the root."""
+    return [
+        repo_relative(p, Path.cwd()) if os.path.isabs(p) or p.startswith(("./", "../")) else p
+        for p in paths
+    ]
 
 
 def register_tools(server: MCPServer) -> None:
@@ -33,7 +46,7 @@ def register_tools(server: MCPServer) -> None:
         gw = Gateway.of(ctx)
         me = await gw.me(ctx)
         held = await leases.acquire(
-            gw.broker, me, paths, ttl_s=ttl_s, exclusive=exclusive, reason=reason
+            gw.broker, me, _in_repo(paths), ttl_s=ttl_s, exclusive=exclusive, reason=reason
         )
         text = f"Locked for {ttl_s:.0f}s:\n" + render.bullet(
             [render.lease_line(x) for x in held], ""
@@ -45,7 +58,7 @@ def register_tools(server: MCPServer) -> None:
         """Release your locks on these paths as soon as you are done with them."""
         gw = Gateway.of(ctx)
         me = await gw.me(ctx)
-        released = await leases.release(gw.broker, me, paths)
+        released = await leases.release(gw.broker, me, _in_repo(paths))
         text = f"Released: {', '.join(released)}." if released else "You held none of these."
         return reply(text, {"released": released})
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult
 from pydantic import Field
 
 from broker import messages
+from broker.models import Importance
 from mcp_gateway import render
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.handoff import hand_off
 from mcp_gateway.replies import reply, tool
-from mcp_gateway.tools.params import AgentRef, Body, Ref, ShortText
+from mcp_gateway.tools.params import AgentRef, Body, ImportanceParam, Ref, ShortText
 
-Importance = Literal["low", "normal", "high", "urgent"]
 MAX_WAIT_S = 300
 
 
@@ -30,7 +30,7 @@ def register_tools(server: MCPServer) -> None:
         reply_to: Annotated[
             str | None, Field(max_length=80, description="id of the message you answer")
         ] = None,
-        importance: Importance = "normal",
+        importance: ImportanceParam = Importance.normal,
     ) -> CallToolResult:
         """Send a message to one agent's durable inbox (it is kept until they read it, even if
         they are offline). Use it to ask, answer, hand over work or report results. To answer

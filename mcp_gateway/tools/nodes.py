@@ -4,7 +4,7 @@ call fails at once with a message saying so."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult
@@ -15,9 +15,7 @@ from broker.models import AgentKind
 from broker.names import validate_name
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.replies import reply, tool
-from mcp_gateway.tools.params import AgentRef, Name, NodeName, ShortText
-
-Kind = Literal["claude", "codex", "opencode", "shell"]
+from mcp_gateway.tools.params import AgentRef, Name, NodeName, ShortText, SpawnKind
 
 
 def register_tools(server: MCPServer) -> None:
@@ -26,7 +24,7 @@ def register_tools(server: MCPServer) -> None:
         ctx: Context,
         name: Name,
         node: NodeName = None,
-        kind: Kind = "claude",
+        kind: SpawnKind = AgentKind.claude,
         cwd: Annotated[str, Field(max_length=1024, description="working directory")] = "",
         prompt: Annotated[
             str, Field(max_length=control.MAX_PROMPT_CHARS, description="its first instruction")
@@ -42,7 +40,7 @@ def register_tools(server: MCPServer) -> None:
         spec = control.SpawnRequest(
             requested_by=_requester(gw, ctx),
             name=validate_name(name, "agent name"),
-            kind=AgentKind(kind),
+            kind=kind,
             cwd=cwd,
             prompt=prompt,
             worktree=worktree,

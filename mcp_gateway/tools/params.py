@@ -3,9 +3,12 @@ it calls and a bad value is refused by validation before anything is written."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
+
+from broker.models import AgentKind, AgentState, Importance, TaskStatus
 
 AgentRef = Annotated[
     str,
@@ -40,3 +43,19 @@ Paths = Annotated[
         description="repository-relative file paths; a directory ends with '/'",
     ),
 ]
+
+
+def _choices(enum: type[StrEnum], exclude: tuple[str, ...] = ()) -> WithJsonSchema:
+    """The broker's own enum, shown inline as a plain string enum: a `$ref` to `$defs` is
+    something not every agent CLI resolves before showing a tool to its model."""
+    return WithJsonSchema(
+        {"type": "string", "enum": [e.value for e in enum if e.value not in exclude]}
+    )
+
+
+ImportanceParam = Annotated[Importance, _choices(Importance)]
+TaskStatusParam = Annotated[TaskStatus, _choices(TaskStatus)]
+AgentStateParam = Annotated[AgentState, _choices(AgentState)]
+# A spawned agent runs a CLI studio knows, or a shell ("other" is only for agents that
+# registered themselves).
+SpawnKind = Annotated[AgentKind, _choices(AgentKind, exclude=("other",))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult
@@ -13,11 +13,10 @@ from broker.errors import InvalidInput
 from mcp_gateway import render
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.replies import reply, tool
-from mcp_gateway.tools.params import AgentRef, TaskId
+from mcp_gateway.tools.params import AgentRef, TaskId, TaskStatusParam
 
-Status = Literal["open", "claimed", "in_progress", "blocked", "done", "failed", "cancelled"]
-Description = Annotated[str, Field(max_length=16 * 1024)]
-Note = Annotated[str | None, Field(max_length=16 * 1024)]
+Description = Annotated[str, Field(max_length=tasks.MAX_DESCRIPTION)]
+Note = Annotated[str | None, Field(max_length=tasks.MAX_DESCRIPTION)]
 
 
 def register_tools(server: MCPServer) -> None:
@@ -63,7 +62,7 @@ def register_tools(server: MCPServer) -> None:
 
     @tool(server)
     async def update_task(
-        ctx: Context, task_id: TaskId, status: Status | None = None, note: Note = None
+        ctx: Context, task_id: TaskId, status: TaskStatusParam | None = None, note: Note = None
     ) -> CallToolResult:
         """Move a task along (claimed → in_progress → done | failed, or blocked / open /
         cancelled) and/or add a note to its log. Setting done or failed tells its creator;
@@ -79,7 +78,7 @@ def register_tools(server: MCPServer) -> None:
     @tool(server, read_only=True)
     async def list_tasks(
         ctx: Context,
-        status: Status | None = None,
+        status: TaskStatusParam | None = None,
         assignee: AgentRef | None = None,
         mine: bool = False,
     ) -> CallToolResult:

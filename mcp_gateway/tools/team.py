@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult
@@ -13,9 +13,8 @@ from broker import leases, messages, notes, presence, tasks
 from mcp_gateway import render
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.replies import reply, tool
-from mcp_gateway.tools.params import NodeName
+from mcp_gateway.tools.params import AgentStateParam, NodeName
 
-State = Literal["starting", "idle", "busy", "waiting_input", "offline"]
 # studio_status is an overview of three lists: each shows fewer than a listing tool does.
 STATUS_LIST = 10
 
@@ -23,7 +22,7 @@ STATUS_LIST = 10
 def register_tools(server: MCPServer) -> None:
     @tool(server, read_only=True)
     async def list_agents(
-        ctx: Context, node: NodeName = None, state: State | None = None
+        ctx: Context, node: NodeName = None, state: AgentStateParam | None = None
     ) -> CallToolResult:
         """List the agents of the team (optionally of one node, or in one state) with what each
         is doing. Use it to find who to ask or assign work to."""
@@ -94,7 +93,7 @@ def register_tools(server: MCPServer) -> None:
 
     @tool(server)
     async def post_note(
-        ctx: Context, text: Annotated[str, Field(max_length=64 * 1024)]
+        ctx: Context, text: Annotated[str, Field(max_length=notes.MAX_NOTE_BYTES)]
     ) -> CallToolResult:
         """Add a short note to the team's shared scratchpad (decisions, conventions, findings
         everyone should know). Everyone sees each note once in read_notes."""

@@ -23,7 +23,7 @@ HOOK_EVENTS = (
     "PermissionRequest",
     "Notification",
 )
-EDIT_TOOLS = "Edit|Write|MultiEdit|NotebookEdit"
+EDIT_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
 # Every tool of the `studio` MCP server, without a dialog.
 ALLOW_STUDIO = "mcp__studio"
 
@@ -33,7 +33,7 @@ def settings(session: Session) -> dict:
         return {"type": "command", "command": session.hook_command(event), "timeout": 5}
 
     hooks: dict[str, list[dict]] = {event: [{"hooks": [hook(event)]}] for event in HOOK_EVENTS}
-    hooks["PreToolUse"] = [{"matcher": EDIT_TOOLS, "hooks": [hook("PreToolUse")]}]
+    hooks["PreToolUse"] = [{"matcher": "|".join(EDIT_TOOLS), "hooks": [hook("PreToolUse")]}]
     return {"permissions": {"allow": [ALLOW_STUDIO]}, "hooks": hooks}
 
 

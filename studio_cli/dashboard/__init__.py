@@ -6,3 +6,6 @@ over server-sent events (app.py). Actions from the page (send, dispatch, kick, p
 same broker operations as the CLI (actions.py), so the page can neither see nor do anything
 this node could not.
 """
+
+# Here rather than in server.py: `studio --help` shows it without loading the web stack.
+DEFAULT_PORT = 8780

@@ -77,6 +77,9 @@ class Feed:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loaded: dict[str, asyncio.Event] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}
+        # Presence records as stored, and the nodes whose daemon key is live (see _show).
+        self._records: dict[str, AgentInfo] = {}
+        self._nodes: set[str] = set()
         self._inboxes: set[str] = set()
         self._hidden_unread: set[str] = set()
         self._unread_wanted: set[str] = set()
@@ -210,23 +213,60 @@ class Feed:
         return self.state.apply_record(key, record)
 
     def _on_presence(self, key: str, value: bytes | None) -> list[Patch]:
+        if presence.is_node_key(key):
+            return self._on_node_beat(key, value)
         info = presence.read_record(self.broker, key, value) if value else None
         if value and info is None:
             return []  # a bad or forged record: skipped (and logged once)
+        self._cancel_expiry(key)
+        if info is None:
+            self._records.pop(key, None)
+        else:
+            self._records[key] = info
+            if not info.managed:
+                self._expire_later(key, info)
+        return self._show(key, "went offline")
+
+    def _show(self, key: str, reason: str) -> list[Patch]:
+        """An agent's presence as the page should see it: a managed agent's record counts only
+        while its node's daemon renews the node's key (broker.presence)."""
+        info = self._records.get(key)
+        if info is not None and info.managed and info.node not in self._nodes:
+            info, reason = None, "its node's daemon is not running"
+        before = self.state.presence.get(key)
+        if info is not None and (before is None or before.state != info.state):
+            self._want_unread(key)
+        return self.state.apply_presence(key, info, reason="" if info else reason)
+
+    def _on_node_beat(self, key: str, value: bytes | None) -> list[Patch]:
+        beat = presence.read_node_beat(self.broker, key, value) if value else None
+        if value and beat is None:
+            return []
+        node = key.split(".", 1)[0]
+        self._cancel_expiry(key)
+        was_alive = node in self._nodes
+        if beat is None:
+            self._nodes.discard(node)
+        else:
+            self._nodes.add(node)
+            self._expiry[key] = asyncio.get_running_loop().call_later(
+                beat.ttl_s + EXPIRY_GRACE_S, lambda: self.push(self._on_node_beat(key, None))
+            )
+        if was_alive == (beat is not None):
+            return []
+        reason = "its node's daemon stopped heartbeating"
+        node_agents = [k for k, i in self._records.items() if i.node == node and i.managed]
+        return [patch for agent in node_agents for patch in self._show(agent, reason)]
+
+    def _cancel_expiry(self, key: str) -> None:
         handle = self._expiry.pop(key, None)
         if handle:
             handle.cancel()
-        before = self.state.presence.get(key)
-        if info is not None:
-            self._expire_later(key, info)
-            if before is None or before.state != info.state:
-                self._want_unread(key)
-        return self.state.apply_presence(key, info, reason="" if info else "went offline")
 
     def _expire_later(self, key: str, info: AgentInfo) -> None:
         """Presence carries a per-message TTL and leaves no marker when it runs out: call the
         agent offline once its heartbeat is that old and no newer one came."""
-        ttl = presence.TTL_HEARTBEATS * self.broker.settings.heartbeat_s
+        ttl = info.ttl_s
         due = info.last_heartbeat + timedelta(seconds=ttl + EXPIRY_GRACE_S)
         delay = max(0.0, (due - utcnow()).total_seconds())
         self._expiry[key] = asyncio.get_running_loop().call_later(
@@ -237,6 +277,7 @@ class Feed:
         self._expiry.pop(key, None)
         current = self.state.presence.get(key)
         if current is not None and current.last_heartbeat == heartbeat:
+            self._records.pop(key, None)
             reason = f"no heartbeat for {ttl:.0f}s"
             self.push(self.state.apply_presence(key, None, reason=reason))
 

@@ -25,6 +25,7 @@ from broker.files import write_atomic
 from broker.settings import Settings
 from broker.tls import cert_path, key_path
 from studio_cli.client import acting_as, open_broker
+from studio_cli.dashboard import DEFAULT_PORT
 from studio_cli.dashboard.actions import Actions
 from studio_cli.dashboard.app import build_app
 from studio_cli.dashboard.feed import Feed
@@ -32,7 +33,6 @@ from studio_cli.dashboard.state import TeamState
 from studio_cli.dashboard.token import dashboard_token
 
 log = structlog.get_logger(__name__)
-DEFAULT_PORT = 8780
 SHUTDOWN_S = 2
 
 

@@ -62,7 +62,16 @@ class CliAgent:
 
     def screen(self) -> str:
         done = subprocess.run(
-            ["tmux", "-L", self.studio.tmux_socket, "capture-pane", "-p", "-J", "-t", self.target],
+            [
+                "tmux",
+                "-L",
+                self.studio.socket(self.id.node),
+                "capture-pane",
+                "-p",
+                "-J",
+                "-t",
+                self.target,
+            ],
             capture_output=True,
             text=True,
         )
@@ -71,7 +80,7 @@ class CliAgent:
     def keys(self, *keys: str) -> None:
         """A person at the keyboard (tests only; the daemon pastes, never sends keys)."""
         subprocess.run(
-            ["tmux", "-L", self.studio.tmux_socket, "send-keys", "-t", self.target, *keys],
+            ["tmux", "-L", self.studio.socket(self.id.node), "send-keys", "-t", self.target, *keys],
             check=True,
         )
 

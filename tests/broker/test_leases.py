@@ -57,3 +57,11 @@ async def test_bad_lease_input(broker):
     with pytest.raises(InvalidInput, match="ttl_s"):
         await leases.acquire(broker, A, ["x"], ttl_s=0)
     assert await leases.list_leases(broker) == []
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../x.py", "a/../../x.py", ".."])
+async def test_lease_paths_stay_inside_the_repository(broker, path):
+    """Whatever the caller (CLI, gateway, HTTP), a lease names a file relative to the root."""
+    with pytest.raises(InvalidInput, match="relative to the repository's root"):
+        await leases.acquire(broker, A, [path])
+    assert leases.normalize("a/./b/../x.py") == "a/x.py"

@@ -21,22 +21,11 @@ async def test_heartbeat_lists_and_filters(broker):
         await presence.list_agents(broker, state="sleepy")
 
 
-async def test_presence_expires_without_heartbeats_and_watch_sees_heartbeats(broker):
+async def test_presence_expires_without_heartbeats(broker):
     agent = AgentId("n1", "ephemeral")
     await agents.register(broker, agent)
-    seen: list = []
-
-    async def watch():
-        async for key, info in presence.watch(broker):
-            seen.append((key, info.state if info else None))
-            return
-
-    watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0.2)
     await presence.heartbeat(broker, AgentInfo(id=str(agent), node="n1", state="idle"), ttl_s=1)
     assert "n1.ephemeral" in await presence.live(broker)
-    await asyncio.wait_for(watcher, timeout=10)
-    assert seen == [("n1.ephemeral", "idle")]
     for _ in range(50):  # the per-message TTL removes the key
         if not await presence.live(broker):
             break
@@ -44,6 +33,49 @@ async def test_presence_expires_without_heartbeats_and_watch_sees_heartbeats(bro
     assert await presence.live(broker) == {}
     [info] = await presence.list_agents(broker)
     assert info.state == "offline"
+
+
+async def test_managed_agents_live_and_die_with_their_nodes_key(broker_factory):
+    """A daemon renews one key for its node; its agents' records, written only when they
+    change, hold while that key does: in a listing and in a single-key read alike."""
+    node = await broker_factory(node="n7", heartbeat_s=0.4)
+    reader = await broker_factory()
+    info = AgentInfo(id="n7.coder", node="n7", state="busy", managed=True)
+    await presence.heartbeat(node, info)
+    assert info.ttl_s == presence.RECORD_TTL_S
+    assert await presence.get(reader, AgentId("n7", "coder")) is None  # no daemon yet
+    await presence.node_alive(node)
+    assert (await presence.get(reader, AgentId("n7", "coder"))).state == "busy"
+    for _ in range(50):
+        if "n7.coder" in await presence.live(reader):
+            break
+        await asyncio.sleep(0.05)
+    assert "n7.coder" in await presence.live(reader)
+    unmanaged = AgentInfo(id="n7.person", node="n7", state="busy")
+    await presence.heartbeat(node, unmanaged)
+    assert unmanaged.ttl_s == 3 * 0.4
+    # The daemon stops renewing: after its key's TTL (3 heartbeats) its agents are offline,
+    # though their records are still stored.
+    for _ in range(60):  # (the server applies a TTL in whole seconds, rounded up)
+        gone = await presence.get(reader, AgentId("n7", "coder")) is None
+        if gone and "n7.coder" not in await presence.live(reader):
+            break
+        await asyncio.sleep(0.1)
+    assert "n7.coder" not in await presence.live(reader)
+    assert await presence.get(reader, AgentId("n7", "coder")) is None
+    await presence.node_alive(node)
+    await presence.node_gone(node)  # a clean stop: offline at once
+    assert "n7.coder" not in await presence.live(node)
+
+
+async def test_a_forged_node_key_is_skipped(broker):
+    from broker.kv import kv_write
+
+    body = b'{"node": "n2", "ttl_s": 999}'
+    await kv_write(broker, broker.names.agents_bucket, "n1._node", body)
+    managed = AgentInfo(id="n1.x", node="n1", state="busy", managed=True)
+    await presence.heartbeat(broker, managed)
+    assert "n1.x" not in await presence.live(broker)
 
 
 async def test_go_offline_removes_presence_at_once(broker):

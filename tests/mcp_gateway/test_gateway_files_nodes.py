@@ -45,7 +45,8 @@ async def test_leases_conflict_name_the_holder_and_expire(gateway_client):
 async def test_lease_input_errors(gateway_client):
     alice = await gateway_client("n1.alice")
     assert "invalid arguments" in await fails(alice, "lock_files", paths=[])
-    assert "refusing to lease the whole tree" in await fails(alice, "lock_files", paths=["./"])
+    assert "the whole repository" in await fails(alice, "lock_files", paths=["./"])
+    assert "the whole tree" in await fails(alice, "lock_files", paths=["."])
     assert "invalid arguments" in await fails(alice, "lock_files", paths=["a"], ttl_s=0)
     assert "invalid path" in await fails(alice, "lock_files", paths=["ok.py", "bad\x00"])
     assert "No files are locked." in text(await ok(alice, "list_locks"))
@@ -158,3 +159,21 @@ async def test_control_client_contract(broker):
         await sub.unsubscribe()
     with pytest.raises(control.StudioError, match="unknown control verb"):
         await control.request(broker, "n1", "reboot", control.ListRequest())
+
+
+async def test_lock_paths_from_the_agent_directory_become_repository_paths(
+    gateway_client, tmp_path, monkeypatch
+):
+    """The stdio gateway runs where the agent works: an absolute path or `./x` there names
+    the same lease as the repository-relative path a teammate gives."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "src").mkdir()
+    monkeypatch.chdir(tmp_path / "src")
+    alice = await gateway_client("n1.alice")
+    bob = await gateway_client("n1.bob")
+    held = await ok(alice, "lock_files", paths=[str(tmp_path / "src" / "api.py"), "./db.py"])
+    assert {x["path"] for x in held.structured_content["leases"]} == {"src/api.py", "src/db.py"}
+    assert "held by n1.alice" in await fails(bob, "lock_files", paths=["src/api.py"])
+    assert "outside the repository" in await fails(bob, "lock_files", paths=["/etc/passwd"])
+    released = await ok(alice, "unlock_files", paths=["./api.py"])
+    assert released.structured_content["released"] == ["src/api.py"]

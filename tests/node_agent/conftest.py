@@ -1,4 +1,4 @@
-"""Real node daemons (`studio node run` subprocesses) on a private tmux socket, against the
+"""Real node daemons (`studio node run` subprocesses), each on a private tmux socket, against the
 session's nats-server, driving the scripted agent program."""
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class Daemon:
 
 @dataclass
 class Studio:
-    """One team on the test broker, with any number of node daemons sharing a tmux socket."""
+    """One team on the test broker, with any number of node daemons, each with a tmux server of
+    its own (as on separate hosts)."""
 
     urls: list[str]
     home_root: Path
@@ -89,7 +90,7 @@ class Studio:
             "STUDIO_TEAM": self.team,
             "STUDIO_NODE": node,
             "STUDIO_HOME": str(home),
-            "STUDIO_TMUX_SOCKET": self.tmux_socket,
+            "STUDIO_TMUX_SOCKET": self.socket(node),
         }
 
     async def start_daemon(self, node: str) -> Daemon:
@@ -117,10 +118,27 @@ class Studio:
             f"{sys.executable} {SCRIPTED}"
         )
 
+    def socket(self, node: str) -> str:
+        """Each node, like a host, has a tmux server of its own."""
+        return f"{self.tmux_socket}-{node}"
+
+    def socket_with(self, window: str) -> str:
+        """The socket of the node whose session has `window`."""
+        for node in self.daemons:
+            done = subprocess.run(
+                ["tmux", "-L", self.socket(node), "list-windows", "-t", f"studio-{self.team}",
+                 "-F", "#{window_name}"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if window in done.stdout.split():
+                return self.socket(node)
+        raise AssertionError(f"no node has a window {window!r}")
+
     def stop(self) -> None:
         for daemon in self.daemons.values():
             daemon.kill()
-        subprocess.run(["tmux", "-L", self.tmux_socket, "kill-server"], capture_output=True)
+        for node in self.daemons:
+            subprocess.run(["tmux", "-L", self.socket(node), "kill-server"], capture_output=True)
 
 
 @pytest.fixture
@@ -165,4 +183,4 @@ async def run(*command: str) -> None:
 async def type_into(studio: Studio, window: str, text: str) -> None:
     """Keystrokes from a person at the keyboard (tests only; the daemon never does this)."""
     target = f"studio-{studio.team}:{window}"
-    await run("tmux", "-L", studio.tmux_socket, "send-keys", "-t", target, text, "Enter")
+    await run("tmux", "-L", studio.socket_with(window), "send-keys", "-t", target, text, "Enter")

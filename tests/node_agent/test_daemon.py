@@ -131,7 +131,8 @@ async def test_killed_agent_goes_offline_and_its_task_returns_to_open(studio, tm
     await wait_for(lambda: True, 0.1)
     live = await presence.live(studio.broker)
     assert "a.doomed" in live
-    await run("tmux", "-L", studio.tmux_socket, "kill-window", "-t", f"studio-{studio.team}:doomed")
+    socket = studio.socket("a")
+    await run("tmux", "-L", socket, "kill-window", "-t", f"studio-{studio.team}:doomed")
 
     async def reopened():
         return (await tasks.get(studio.broker, task.id)).status == "open"
@@ -212,7 +213,8 @@ async def test_control_errors_stop_kick_and_leases_in_hooks(studio, tmp_path):
     await wait_idle(studio, "a", "editor")
     # An exclusive lease held by someone else denies the edit before it happens.
     target = tmp_path / "locked.py"
-    await leases.acquire(studio.broker, LEAD, [str(target)], reason="migration")
+    # Leases name repository-relative paths (outside a checkout: relative to its directory).
+    await leases.acquire(studio.broker, LEAD, ["locked.py"], reason="migration")
     await type_into(studio, "editor", f"edit {target} hello")
     await wait_for(
         lambda: any(e["kind"] == "hook" and e["event"] == "PreToolUse" for e in read_log(log)),

@@ -54,10 +54,6 @@ def test_building_the_parser_loads_no_heavy_module(name):
     assert loaded_by(f"studio_cli.{name}") == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="status_cmd.py imports the broker at module level, dashboard_cmd.py its server",
-)
 def test_help_loads_no_heavy_module():
     script = (
         "import sys\nfrom studio_cli.main import main\n"
