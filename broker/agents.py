@@ -93,13 +93,18 @@ async def unregister(broker: Broker, agent: AgentId) -> None:
 async def registered(broker: Broker) -> list[AgentRecord]:
     """Every registered agent, from this process's watch of the registry (shared records:
     read-only)."""
-    found = []
-    for entry in await roster.entries(broker, broker.names.registry_bucket):
-        record = roster.decoded(entry, lambda e: _parse_record(broker, e.key, e.value))
-        if record is not None:
-            found.append(record)
-    broker.known_agents.update(r.id for r in found)
-    return found
+    entries = await roster.entries(broker, broker.names.registry_bucket)
+    view = broker.rosters[broker.names.registry_bucket]
+
+    def parse_all() -> list[AgentRecord]:
+        found = [
+            roster.decoded(e, lambda e: _parse_record(broker, e.key, e.value)) for e in entries
+        ]
+        records = [r for r in found if r is not None]
+        broker.known_agents.update(r.id for r in records)
+        return records
+
+    return view.memo("registered", view.seq, parse_all)
 
 
 def _parse_record(broker: Broker, key: str, value: bytes | None) -> AgentRecord | None:

@@ -20,7 +20,7 @@ from broker import agents, events, records, roster
 from broker.connection import Broker
 from broker.errors import InvalidInput
 from broker.kv import kv_delete, kv_get, kv_write
-from broker.models import AgentInfo, AgentKind, AgentState, NodeBeat, utcnow
+from broker.models import AgentInfo, AgentKind, AgentRecord, AgentState, NodeBeat, utcnow
 from broker.names import AgentId, validate_name
 from broker.provision import bucket
 
@@ -101,8 +101,14 @@ async def live(broker: Broker) -> dict[str, AgentInfo]:
     """Every agent with a live heartbeat, from this process's watch of the bucket. The server
     drops an expired record without telling watchers, so its age decides here. The records
     are shared with this process's other readers: read-only."""
-    now = time.time()
     entries = await roster.entries(broker, broker.names.agents_bucket)
+    view = broker.rosters[broker.names.agents_bucket]
+    # Liveness depends on the time too (a TTL running out): a view lasts a second at most.
+    now = time.time()
+    return dict(view.memo("live", (view.seq, int(now)), lambda: _live(broker, entries, now)))
+
+
+def _live(broker: Broker, entries: list[roster.Entry], now: float) -> dict[str, AgentInfo]:
     nodes = set()
     for entry in entries:
         if is_node_key(entry.key):
@@ -156,8 +162,24 @@ async def list_agents(
         choices = ", ".join(AgentState.__members__)
         raise InvalidInput(f"invalid state {state!r}: use one of {choices}")
     alive = await live(broker)
-    records = {r.id: r for r in await agents.registered(broker)}
-    result = []
+    registered = await agents.registered(broker)
+    views = broker.rosters
+    key = (
+        views[broker.names.agents_bucket].seq,
+        views[broker.names.registry_bucket].seq,
+        int(time.time()),
+    )
+    team = views[broker.names.agents_bucket].memo("team", key, lambda: _team(alive, registered))
+    return [
+        info
+        for info in team
+        if (node is None or info.node == node) and (state is None or info.state == state)
+    ]
+
+
+def _team(alive: dict[str, AgentInfo], registered: list[AgentRecord]) -> list[AgentInfo]:
+    records = {r.id: r for r in registered}
+    team = []
     for agent_id in sorted(set(records) | set(alive)):
         info = alive.get(agent_id)
         if info is None:
@@ -169,9 +191,8 @@ async def list_agents(
                 kind=record.kind,
                 role=record.role,
             )
-        if (node is None or info.node == node) and (state is None or info.state == state):
-            result.append(info)
-    return result
+        team.append(info)
+    return team
 
 
 __all__ = ["AgentKind", "go_offline", "heartbeat", "list_agents", "live", "node_alive"]

@@ -71,9 +71,23 @@ class Roster:
     moved: asyncio.Condition = field(default_factory=asyncio.Condition)
     last_read: float = field(default_factory=time.monotonic)
     task: asyncio.Task | None = None
+    # Views computed from the entries (label → (key, value)): see `memo`.
+    memos: dict[str, tuple[object, Any]] = field(default_factory=dict)
 
     def matching(self, pattern: str | None = None) -> list[Entry]:
         return [e for e in self.entries.values() if pattern is None or _matches(pattern, e.key)]
+
+    def memo(self, label: str, key: object, compute: Callable[[], T]) -> T:
+        """`compute()`, reused while `key` stays the same. A key that includes `seq` makes
+        a view that lasts until the bucket changes: a gateway listing a team of a thousand
+        then costs a lookup, not a thousand records merged and sorted on every call. The
+        value is shared: read-only."""
+        hit = self.memos.get(label)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = compute()
+        self.memos[label] = (key, value)
+        return value
 
 
 async def entries(
@@ -92,7 +106,11 @@ async def entries(
     if fresh:
         wanted = max(wanted, await _last_seq(broker, name))
     await _caught_up(roster, wanted)
-    return sorted(roster.matching(pattern), key=lambda e: e.key)
+    return roster.memo(
+        f"entries:{pattern}",
+        roster.seq,
+        lambda: sorted(roster.matching(pattern), key=lambda e: e.key),
+    )
 
 
 async def follow(broker: Broker, name: str) -> Roster:

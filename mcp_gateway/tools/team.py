@@ -56,7 +56,7 @@ def register_tools(server: MCPServer) -> None:
         )
         # This node's agents first: the ones a model most often works next to.
         here = gw.settings.node
-        team.sort(key=lambda a: (a.node != here, a.id))
+        team = [a for a in team if a.node == here] + [a for a in team if a.node != here]
         by_node = render.per_node(team)
         text = "\n".join(
             [
