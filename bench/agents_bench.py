@@ -31,8 +31,8 @@ from figures import percentile
 from broker.connection import connect
 from broker.models import AgentKind
 from broker.provision import ensure_team
-from broker.server import single_node
 from broker.settings import load_settings
+from studio_cli.ops.server import single_node
 from tests.agents.conftest import Team, pointer, saw
 from tests.agents.installed import CLIS
 from tests.agents.model_script import Hold, Say

@@ -50,8 +50,8 @@ from broker.logs import configure_logging
 from broker.models import Message
 from broker.names import AgentId
 from broker.provision import ensure_team
-from broker.server import ServerProcess, single_node
 from broker.settings import load_settings
+from studio_cli.ops.server import ServerProcess, single_node
 
 log = structlog.get_logger("bench")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import harness
 from figures import percentile
 
-from broker.server import single_node
+from studio_cli.ops.server import single_node
 
 STUDIO = str(Path(sys.executable).with_name("studio"))
 HELP_TARGET_S, SEND_TARGET_S = 0.3, 0.6

@@ -36,8 +36,8 @@ from broker.connection import Broker, connect
 from broker.models import AgentInfo, AgentKind, AgentState
 from broker.names import AgentId
 from broker.provision import ensure_team
-from broker.server import single_node
 from broker.settings import load_settings
+from studio_cli.ops.server import single_node
 
 TEAM = "bench"
 FIRST_RENDER_TARGET_S, PUSH_P50_TARGET_MS = 1.0, 200.0

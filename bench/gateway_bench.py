@@ -41,8 +41,8 @@ from broker.connection import Broker, connect
 from broker.logs import configure_logging
 from broker.names import AgentId
 from broker.provision import ensure_team
-from broker.server import single_node
 from broker.settings import load_settings
+from studio_cli.ops.server import single_node
 
 log = structlog.get_logger("gateway_bench")
 

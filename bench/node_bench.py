@@ -76,9 +76,9 @@ from broker.connection import connect
 from broker.logs import configure_logging
 from broker.names import AgentId
 from broker.provision import ensure_team
-from broker.server import single_node
 from broker.settings import load_settings
 from node_agent.clis.session import hook_command
+from studio_cli.ops.server import single_node
 
 log = structlog.get_logger("node_bench")
 

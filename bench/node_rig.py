@@ -20,7 +20,7 @@ from broker.connection import Broker
 from broker.control import PeekRequest, SpawnRequest
 from broker.errors import StudioError
 from broker.names import AgentId
-from broker.server import ServerProcess
+from studio_cli.ops.server import ServerProcess
 
 STUDIO = str(Path(sys.executable).parent / "studio")
 TEAM, NODE = "bench", "bn1"

@@ -53,11 +53,11 @@ from broker.errors import TaskConflict
 from broker.models import AgentInfo, AgentKind, AgentState
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox, ensure_team
-from broker.server import LocalCluster
 from broker.settings import load_settings
 from mcp_gateway.server import build_server
 from node_agent import daemon
 from node_agent.state import LocalAgent, Node, Source
+from studio_cli.ops.server import LocalCluster
 
 PER_NODE = 20
 FULL_NODES = 5

@@ -23,14 +23,15 @@ import harness
 from figures import percentile
 from nats.aio.msg import Msg
 
-from broker import auth, messages
+from broker import messages
 from broker.connection import Broker, connect
 from broker.models import Message
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox, ensure_team
-from broker.server import single_node
 from broker.settings import load_settings
 from broker.text import terminal_safe
+from studio_cli.ops import auth
+from studio_cli.ops.server import single_node
 
 TEAM, NODE = "bench", "n1"
 PERMISSION_TARGET, VALIDATION_TARGET_US = 1.10, 5.0

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import nats
 import structlog
@@ -24,10 +25,13 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from broker.auth import inbox_prefix
-from broker.errors import BrokerUnavailable, PermissionDenied
-from broker.names import Names
+from broker.errors import BrokerUnavailable, InvalidInput, PermissionDenied
+from broker.names import Names, inbox_prefix
 from broker.settings import Settings
+
+if TYPE_CHECKING:  # types only: those modules build on this one
+    from broker.pull import Puller
+    from broker.roster import Roster
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -48,13 +52,13 @@ class Broker:
     # Bare names resolved lately: name → (agent id, monotonic expiry); see agents.resolve.
     resolved_names: dict[str, tuple[str, float]] = field(default_factory=dict)
     # Long-lived reply subscriptions for pull requests, by consumer API subject.
-    pullers: dict[str, Any] = field(default_factory=dict)
+    pullers: dict[str, Puller] = field(default_factory=dict)
     # Nodes whose inbox stream is known to exist.
     provisioned_nodes: set[str] = field(default_factory=set)
     # Bad records already reported (see broker.records): each is logged once.
     bad_records: set[str] = field(default_factory=set)
     # One live watch per bucket this process lists (broker.roster.Roster), by bucket name.
-    rosters: dict[str, Any] = field(default_factory=dict)
+    rosters: dict[str, Roster] = field(default_factory=dict)
     # The stream sequence of this process's latest write to each bucket.
     written: dict[str, int] = field(default_factory=dict)
 
@@ -212,6 +216,18 @@ def auth_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def client_tls(ca_file: str | Path) -> ssl.SSLContext:
+    """What clients pass to nats-py: trust only the studio CA and check the server's name
+    (an IP address in the URL is checked against the certificate's IP entries)."""
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidInput(
+            f"cannot load the CA certificate {ca_file}: {exc}; STUDIO_TLS_CA must name the "
+            "ca.pem written by `studio broker tls-init`"
+        ) from None
+
+
 def _subject_matches(pattern: str, subject: str) -> bool:
     p_tokens, s_tokens = pattern.split("."), subject.split(".")
     for i, token in enumerate(p_tokens):
@@ -270,9 +286,7 @@ async def connect(settings: Settings, *, name: str = "studio") -> Broker:
     }
     options.update(auth_options(settings))
     if settings.tls_ca:
-        from broker.tls import client_context
-
-        options["tls"] = client_context(settings.tls_ca)
+        options["tls"] = client_tls(settings.tls_ca)
     connecting = asyncio.ensure_future(nc.connect(**options))
     try:
         await asyncio.wait({connecting, refused}, timeout=10, return_when=asyncio.FIRST_COMPLETED)

@@ -17,6 +17,10 @@ class _SslEofNoise(logging.Filter):
         return "eof_received() has no effect when using ssl" not in record.getMessage()
 
 
+def _stderr_logger(*args: object) -> structlog.PrintLogger:
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(level: str = "info", json: bool | None = None) -> None:
     asyncio_log = logging.getLogger("asyncio")
     if not any(isinstance(f, _SslEofNoise) for f in asyncio_log.filters):
@@ -38,6 +42,8 @@ def configure_logging(level: str = "info", json: bool | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # sys.stderr as it is when a line is written, not when this ran: a caller may have
+        # replaced it since (pytest's capture, a daemon redirecting its output).
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )

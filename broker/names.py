@@ -18,6 +18,11 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _TASK_RE = re.compile(r"T-([1-9][0-9]{0,9})")
 
 
+def inbox_prefix(team: str, node: str) -> str:
+    """Where a node's request replies arrive (nats-py `inbox_prefix=`); only it may subscribe."""
+    return f"_INBOX_{team}_{node}"
+
+
 def validate_name(value: str, what: str = "name") -> str:
     """Return `value` if it is a valid team, node or agent name, else raise InvalidName."""
     if not isinstance(value, str) or not _NAME_RE.fullmatch(value):

@@ -113,6 +113,16 @@ async def entries(
     )
 
 
+async def moved_or(broker: Broker, name: str, timeout_s: float) -> None:
+    """Return when this process's view of bucket `name` next changes, or after `timeout_s`:
+    for waiting on the team without asking the broker again and again."""
+    view = await follow(broker, name)
+    seq = view.seq
+    async with view.moved:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(view.moved.wait_for(lambda: view.seq != seq), timeout_s)
+
+
 async def follow(broker: Broker, name: str) -> Roster:
     """This process's roster of bucket `name`, started if need be and loaded."""
     roster = broker.rosters.get(name)

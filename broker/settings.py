@@ -6,6 +6,7 @@ file is `$STUDIO_CONFIG`, else `$STUDIO_HOME/studio.toml`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -172,3 +173,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             field = ".".join(str(p) for p in first["loc"])
             raise InvalidInput(f"bad setting {field}: {first['msg']}") from None
         raise InvalidInput(str(exc)) from None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only (a listener there is unreachable from others)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from mcp.server.mcpserver import Context
 
@@ -25,8 +25,16 @@ from broker.models import AgentKind
 from broker.names import AgentId, is_full_id, validate_name
 from broker.settings import Settings
 
-if TYPE_CHECKING:
-    from mcp_gateway.channels import ChannelPusher
+
+class Channel(Protocol):
+    """Pushes inbox messages to the session as they arrive (mcp_gateway.channels)."""
+
+    def attach(self, session: Any) -> None: ...
+
+    async def run(self) -> None: ...
+
+    async def close(self) -> None: ...
+
 
 AGENT_HEADER = "x-studio-agent"
 AGENT_PATH_PARAM = "agent"
@@ -59,7 +67,7 @@ class Gateway:
     # Set whenever `identity` is set, so background work (channels) can wait for one.
     identity_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Pushes inbox messages as Claude Code channel notifications, when enabled.
-    channel: ChannelPusher | None = None
+    channel: Channel | None = None
     # The node daemon has been told this session's tools are listed (see node_link).
     told_daemon: bool = False
     _attempt: asyncio.Future[Broker] | None = None

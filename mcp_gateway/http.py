@@ -21,10 +21,9 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker.cluster_config import is_loopback
 from broker.errors import InvalidInput
 from broker.files import write_atomic
-from broker.settings import Settings
+from broker.settings import Settings, is_loopback
 from mcp_gateway.server import build_server, lowlevel
 
 LOOPBACK_SECURITY = TransportSecuritySettings(

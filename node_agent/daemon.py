@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 
 import structlog
@@ -25,7 +24,7 @@ from broker.models import AgentKind, AgentState
 from broker.names import AgentId
 from broker.provision import ensure_team
 from broker.settings import Settings
-from node_agent import awareness, clis, control, hooks, launch, lifecycle, screen, tmux, wake
+from node_agent import awareness, clis, control_service, hooks, lifecycle, screen, tmux, wake
 from node_agent.state import LocalAgent, Node, Source
 
 log = structlog.get_logger(__name__)
@@ -38,11 +37,8 @@ MAIL_SWEEP_S = 5.0
 
 
 async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
-    # Agent windows inherit the tmux server's PATH, not the one passed per window: put the
-    # studio command on it so shell agents (and hooks) find `studio`.
-    studio_bin = os.path.dirname(launch.studio_executable())
-    if studio_bin not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = studio_bin + os.pathsep + os.environ.get("PATH", "")
+    """The daemon. Its process must have `studio` on its PATH (see studio_cli.node_cmd): the
+    tmux server it starts passes that PATH on to the agent windows."""
     broker = await connect(settings, name=f"studio-node-{settings.node}")
     await ensure_team(broker)
     node = Node(settings, broker, tmux.server(settings.tmux_socket))
@@ -51,7 +47,7 @@ async def run(settings: Settings, *, ready: asyncio.Event | None = None) -> None
     for pane in await asyncio.to_thread(tmux.list_agent_panes, node.tmux, node.session_name):
         if not pane.dead:
             await lifecycle.adopt(node, pane)
-    await control.serve(node)
+    await control_service.serve(node)
 
     async def on_mail(msg: Msg) -> None:
         await _on_mail(node, msg)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from studio_cli.context import settings_from
 
-# broker.cluster_config.DEFAULT_INSTALL_DIR / DEFAULT_STORE_ROOT, spelled out for the parser.
+# ops.cluster_config.DEFAULT_INSTALL_DIR and DEFAULT_STORE_ROOT, spelled out for the parser.
 DEFAULT_INSTALL_DIR = "/etc/studio"
 DEFAULT_STORE_ROOT = "/var/lib/studio/nats"
 
@@ -147,7 +147,7 @@ def _deploy_dir(args: argparse.Namespace, value: str | None) -> Path:
 
 
 def cluster_config_command(args: argparse.Namespace) -> int:
-    from broker import cluster_config, tls
+    from studio_cli.ops import cluster_config, tls
 
     settings = settings_from(args)
     out = _deploy_dir(args, args.out)
@@ -178,8 +178,8 @@ def cluster_config_command(args: argparse.Namespace) -> int:
 
 
 def add_node_command(args: argparse.Namespace) -> int:
-    from broker import auth, cluster_config
     from broker.errors import InvalidInput
+    from studio_cli.ops import auth, cluster_config
 
     settings = settings_from(args)
     directory = _deploy_dir(args, args.dir)
@@ -204,7 +204,7 @@ def add_node_command(args: argparse.Namespace) -> int:
 
 
 def remove_node_command(args: argparse.Namespace) -> int:
-    from broker import auth
+    from studio_cli.ops import auth
 
     directory = _deploy_dir(args, args.dir)
     auth.remove_user(directory, args.name)
@@ -216,7 +216,7 @@ def remove_node_command(args: argparse.Namespace) -> int:
 
 
 def _after_auth_change(directory: Path, reloaded: list[int]) -> None:
-    from broker import auth
+    from studio_cli.ops import auth
 
     print(f"updated {directory / auth.AUTH_CONF}: copy it to every server host, then reload")
     if reloaded:
@@ -226,8 +226,8 @@ def _after_auth_change(directory: Path, reloaded: list[int]) -> None:
 
 
 def tls_init_command(args: argparse.Namespace) -> int:
-    from broker import tls
     from broker.errors import InvalidInput
+    from studio_cli.ops import tls
 
     out = Path(args.out) if args.out else _deploy_dir(args, None) / "tls"
     nodes, hosts = _nodes(args.nodes), _hosts(args.host_of)
@@ -265,9 +265,9 @@ async def provision_command(args: argparse.Namespace) -> int:
 def serve_command(args: argparse.Namespace) -> int:
     import structlog
 
-    from broker.auth import local_authorization
     from broker.errors import BrokerUnavailable
-    from broker.server import single_node, write_embedded_record
+    from studio_cli.ops.auth import local_authorization
+    from studio_cli.ops.server import single_node, write_embedded_record
 
     log = structlog.get_logger(__name__)
     settings = settings_from(args)

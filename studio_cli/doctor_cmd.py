@@ -99,7 +99,7 @@ def check_tmux() -> Check:
 
 
 def check_nats_server(settings: Settings | None) -> Check:
-    from broker.server import nats_server_binary
+    from studio_cli.ops.server import nats_server_binary
 
     needed = settings is None or not settings.nats_url
     try:

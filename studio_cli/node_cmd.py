@@ -22,9 +22,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     import asyncio
+    import os
 
     from node_agent.daemon import run
+    from node_agent.launch import studio_executable
 
+    # Agent windows inherit the tmux server's PATH, not the one passed per window, and the
+    # daemon starts that server: the studio command goes on this process's PATH first, so
+    # shell agents (and hooks) find `studio`.
+    studio_bin = os.path.dirname(studio_executable())
+    if studio_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = studio_bin + os.pathsep + os.environ.get("PATH", "")
     settings = settings_from(args)
     if args.tmux_socket:
         settings.tmux_socket = args.tmux_socket

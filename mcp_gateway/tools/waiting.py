@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from mcp_gateway import render, waiting
+from mcp_gateway import conditions, render
 from mcp_gateway.gateway import Gateway
 from mcp_gateway.replies import reply, tool
 from mcp_gateway.tools.params import AgentRef
@@ -31,7 +31,7 @@ def register_tools(server: MCPServer) -> None:
                 "an event kind such as 'task_claimed'; default: any event or new mail",
             ),
         ] = None,
-        timeout_s: Annotated[float, Field(ge=1, le=waiting.MAX_WAIT_S)] = 60,
+        timeout_s: Annotated[float, Field(ge=1, le=conditions.MAX_WAIT_S)] = 60,
     ) -> CallToolResult:
         """Wait (up to timeout_s) until something happens: other agents finish a task, become
         idle, send you mail, or emit an event. Use it instead of polling when you have nothing
@@ -39,7 +39,7 @@ def register_tools(server: MCPServer) -> None:
         gw = Gateway.of(ctx)
         me = await gw.me(ctx) if gw.caller(ctx) else None
         watched = [await gw.resolve(a) for a in agents or []]
-        outcome = await waiting.wait(gw.broker, me, watched, event, timeout_s)
+        outcome = await conditions.wait(gw.broker, me, watched, event, timeout_s)
         data: dict[str, object] = {
             "reason": outcome.reason,
             "event": outcome.event.model_dump(mode="json") if outcome.event else None,
@@ -50,7 +50,7 @@ def register_tools(server: MCPServer) -> None:
         return reply(_describe(outcome, event, timeout_s), data)
 
 
-def _describe(outcome: waiting.Outcome, event: str | None, timeout_s: float) -> str:
+def _describe(outcome: conditions.Outcome, event: str | None, timeout_s: float) -> str:
     states = render.bullet([render.agent_line(a) for a in outcome.agents], "")
     if outcome.reason == "event" and outcome.event:
         return f"Event: {render.event_line(outcome.event)}"

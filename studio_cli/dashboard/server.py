@@ -19,11 +19,9 @@ from pathlib import Path
 import structlog
 from pydantic import BaseModel
 
-from broker.cluster_config import is_loopback
 from broker.errors import InvalidInput
 from broker.files import write_atomic
-from broker.settings import Settings
-from broker.tls import cert_path, key_path
+from broker.settings import Settings, is_loopback
 from studio_cli.client import acting_as, open_broker
 from studio_cli.dashboard import DEFAULT_PORT
 from studio_cli.dashboard.actions import Actions
@@ -31,6 +29,7 @@ from studio_cli.dashboard.app import build_app
 from studio_cli.dashboard.feed import Feed
 from studio_cli.dashboard.state import TeamState
 from studio_cli.dashboard.token import dashboard_token
+from studio_cli.ops.tls import cert_path, key_path
 
 log = structlog.get_logger(__name__)
 SHUTDOWN_S = 2

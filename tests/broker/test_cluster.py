@@ -10,7 +10,7 @@ from broker.errors import LeaseConflict, TaskConflict
 from broker.models import AgentInfo
 from broker.names import AgentId
 from broker.provision import ensure_team
-from broker.server import LocalCluster
+from studio_cli.ops.server import LocalCluster
 from tests.conftest import make_settings, unique_team
 
 pytestmark = pytest.mark.cluster

@@ -13,9 +13,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from rawstdio import STUDIO
 
-from broker.server import free_port
 from mcp_gateway.gateway import AGENT_HEADER
 from mcp_gateway.http import BearerToken
+from studio_cli.ops.server import free_port
 
 
 @pytest.fixture

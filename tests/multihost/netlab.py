@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from broker import cluster_config
-from broker.server import LocalCluster, ServerProcess
+from studio_cli.ops import cluster_config
+from studio_cli.ops.server import LocalCluster, ServerProcess
 
 T = TypeVar("T")
 SUBNET = "10.231.0"

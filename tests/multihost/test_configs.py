@@ -17,15 +17,16 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from nats.js import api
 
-from broker import agents, auth, cluster_config, messages, tls
+from broker import agents, messages
 from broker.connection import connect
 from broker.errors import BrokerUnavailable, InvalidInput, PermissionDenied
 from broker.models import Message
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox, ensure_team
-from broker.server import nats_server_binary, single_node
 from broker.settings import load_settings
 from studio_cli.main import main as studio
+from studio_cli.ops import auth, cluster_config, tls
+from studio_cli.ops.server import nats_server_binary, single_node
 
 HOSTS = ["--host-of", "a=10.9.0.1", "--host-of", "b=10.9.0.2", "--host-of", "c=10.9.0.3"]
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from broker import cluster_config
-from broker.server import ServerProcess, free_port
 from studio_cli.main import build_parser
+from studio_cli.ops import cluster_config
+from studio_cli.ops.server import ServerProcess, free_port
 from tests.multihost.netlab import Deployment
 
 STUDIO = str(Path(sys.executable).with_name("studio"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.server import free_port
+from studio_cli.ops.server import free_port
 
 STUDIO = str(Path(sys.executable).parent / "studio")
 INTRUDER = r"""

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from broker import auth
-from broker.server import ServerProcess, single_node
 from broker.settings import Settings, load_settings
 from studio_cli.main import main
+from studio_cli.ops import auth
+from studio_cli.ops.server import ServerProcess, single_node
 from studio_cli.procs import alive, descendants, terminate
 from tests.conftest import unique_team
 from tests.node_agent.conftest import STUDIO

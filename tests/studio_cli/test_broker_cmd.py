@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-from broker import auth
 from broker.connection import connect
 from broker.errors import BrokerUnavailable
 from studio_cli.main import main as studio
+from studio_cli.ops import auth
 from tests.studio_cli.conftest import TEAM, as_user
 
 

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from broker.errors import BrokerUnavailable
-from broker.server import free_port
 from broker.settings import load_settings
 from studio_cli.client import check_reachable
+from studio_cli.ops.server import free_port
 from tests.studio_cli.conftest import one_line_error
 
 

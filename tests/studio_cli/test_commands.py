@@ -10,7 +10,7 @@ import time
 import pytest
 
 from broker.errors import StudioError
-from broker.server import free_port
+from studio_cli.ops.server import free_port
 from tests.studio_cli.conftest import one_line_error
 from tests.studio_cli.test_readme import README
 

@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from broker import auth
+from studio_cli.ops import auth
 from tests.node_agent.conftest import STUDIO
 from tests.studio_cli.conftest import TEAM
 

@@ -66,11 +66,11 @@ def test_help_loads_no_heavy_module():
 
 def test_the_parser_spells_out_the_models_choices():
     """Choices copied into the parsers (so they need no pydantic) match the models."""
-    from broker.cluster_config import DEFAULT_INSTALL_DIR, DEFAULT_STORE_ROOT
     from broker.control import MAX_PEEK_LINES
     from broker.leases import MAX_TTL_S
     from broker.models import Importance, TaskStatus
     from studio_cli import agents_cmd, broker_cmd, locks_cmd, messaging_cmd, tasks_cmd
+    from studio_cli.ops.cluster_config import DEFAULT_INSTALL_DIR, DEFAULT_STORE_ROOT
 
     assert list(messaging_cmd.IMPORTANCE) == [i.value for i in Importance]
     assert [s.value for s in TaskStatus] == tasks_cmd.STATUSES

@@ -12,9 +12,9 @@ import pytest
 from broker.errors import InvalidInput
 from broker.models import AgentInfo, AgentRecord, AgentState
 from broker.settings import load_settings
-from broker.tls import issue_server_cert
 from studio_cli.dashboard.server import plan_listen
 from studio_cli.dashboard.state import TeamState
+from studio_cli.ops.tls import issue_server_cert
 from tests.studio_cli.dashboard.conftest import Dashboard
 
 

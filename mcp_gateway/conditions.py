@@ -1,9 +1,11 @@
 """Waiting for the team instead of polling it: the logic behind the wait_for tool.
 
-Three kinds of condition, raced against a timeout:
+Three kinds of condition, raced against a timeout, each woken by what the broker pushes:
 - an event on the events stream (optionally of one kind, optionally by given agents);
-- presence: every given agent in a state (idle, busy, waiting_input, offline);
-- mail: the caller has unread messages (new ones, when waiting for "anything").
+- presence: every given agent in a state (idle, busy, waiting_input, offline), looked at
+  whenever this process's presence watch moves (and each second, for a TTL running out);
+- mail: the caller has unread messages (new ones, when waiting for "anything"), counted
+  again when a message for it passes on the wire (and every MAIL_RECHECK_S regardless).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import contextlib
 import re
 from dataclasses import dataclass, field
 
-from broker import events, messages, presence
-from broker.connection import Broker
+from nats.aio.msg import Msg
+
+from broker import events, messages, presence, roster
+from broker.connection import Broker, checked_subscribe
 from broker.errors import BrokerUnavailable, InvalidInput
 from broker.models import FINISHED, AgentInfo, AgentState, Event
 from broker.names import AgentId
@@ -24,7 +28,8 @@ STATES = frozenset({"idle", "busy", "waiting_input", "offline"})
 TASK_DONE = "task_done"
 MESSAGE = "message"
 _KIND_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
-POLL_S = 0.25
+EXPIRY_TICK_S = 1.0
+MAIL_RECHECK_S = 5.0
 MAX_WAIT_S = 300
 
 
@@ -99,12 +104,24 @@ async def _until_state(broker: Broker, ids: set[str], state: AgentState) -> Outc
         watched = [team[i] for i in sorted(ids) if i in team]
         if len(watched) == len(ids) and all(a.state == state for a in watched):
             return Outcome("state", agents=watched)
-        await asyncio.sleep(POLL_S * 2)
+        await roster.moved_or(broker, broker.names.agents_bucket, EXPIRY_TICK_S)
 
 
 async def _until_mail(broker: Broker, me: AgentId, baseline: int) -> Outcome:
-    while True:
-        unread = await messages.unread_count(broker, me)
-        if unread > baseline:
-            return Outcome("mail", unread=unread)
-        await asyncio.sleep(POLL_S)
+    arrived = asyncio.Event()
+
+    async def on_message(_: Msg) -> None:
+        arrived.set()
+
+    sub = await checked_subscribe(broker, broker.names.inbox_filter(me), cb=on_message)
+    try:
+        while True:
+            arrived.clear()
+            unread = await messages.unread_count(broker, me)
+            if unread > baseline:
+                return Outcome("mail", unread=unread)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), MAIL_RECHECK_S)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from broker.errors import InvalidInput
 from broker.files import read_model, write_atomic
-from broker.names import Names, validate_name
+from broker.names import Names, inbox_prefix, validate_name
 from broker.settings import Settings
 
 ADMIN = "admin"
@@ -58,11 +58,6 @@ class AuthConfig(BaseModel):
 
     def user(self, name: str) -> User | None:
         return next((u for u in self.users if u.name == name), None)
-
-
-def inbox_prefix(team: str, node: str) -> str:
-    """Where a node's request replies arrive (nats-py `inbox_prefix=`); only it may subscribe."""
-    return f"_INBOX_{team}_{node}"
 
 
 def node_permissions(team: str, node: str) -> Permissions:

@@ -1,7 +1,7 @@
 import socket
 from pathlib import Path
 
-from broker.server import LocalCluster, NodeSpec, render_config, single_node
+from studio_cli.ops.server import LocalCluster, NodeSpec, render_config, single_node
 
 
 def test_single_server_config_has_no_cluster_block(tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -163,15 +162,3 @@ def server_tls_block(tls_dir: str, node: str, *, verify: bool = False) -> str:
         "  timeout: 5\n"
         "}"
     )
-
-
-def client_context(ca_file: str | Path) -> ssl.SSLContext:
-    """What clients pass to nats-py: trust only the studio CA and check the server's name
-    (an IP address in the URL is checked against the certificate's IP entries)."""
-    try:
-        return ssl.create_default_context(cafile=str(ca_file))
-    except (OSError, ssl.SSLError) as exc:
-        raise InvalidInput(
-            f"cannot load the CA certificate {ca_file}: {exc}; STUDIO_TLS_CA must name the "
-            "ca.pem written by `studio broker tls-init`"
-        ) from None

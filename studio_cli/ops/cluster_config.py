@@ -20,12 +20,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from broker import auth
 from broker.errors import InvalidInput
 from broker.files import read_model, write_atomic
 from broker.names import validate_name
-from broker.server import NodeSpec, render_config
-from broker.tls import CA_CERT, server_tls_block
+from broker.settings import is_loopback
+from studio_cli.ops import auth
+from studio_cli.ops.server import NodeSpec, render_config
+from studio_cli.ops.tls import CA_CERT, server_tls_block
 
 PLAN_FILE = "cluster.json"
 DEFAULT_INSTALL_DIR = "/etc/studio"
@@ -68,15 +69,6 @@ class ClusterPlan(BaseModel):
         scheme = "tls" if self.tls_dir else "nats"
         ordered = sorted(self.nodes, key=lambda n: n.name != local)
         return [f"{scheme}://{_hostport(n.host, n.port)}" for n in ordered]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_ip(host: str) -> bool:
