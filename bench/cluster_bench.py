@@ -35,6 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.cluster import crash  # noqa: E402
 from tests.multihost.netlab import (  # noqa: E402
     AgentProc,
     Deployment,
@@ -104,7 +105,7 @@ async def failover(dep: Deployment, base: Path) -> dict:
         await a.call("send_loop_start", name="fo", sender="a.ann2", to="b.ben2")
         await asyncio.sleep(1.5)
         killed_at = time.monotonic()
-        dep.server(victim).kill()
+        crash(dep.server(victim))
         await asyncio.sleep(15)
         times = await a.call("send_loop_stop", name="fo")
         after = [end for start_, end in times if start_ >= killed_at]

@@ -57,7 +57,7 @@ from broker.settings import load_settings
 from mcp_gateway.server import build_server
 from node_agent import daemon
 from node_agent.state import LocalAgent, Node, Source
-from studio_cli.ops.server import LocalCluster
+from tests.cluster import LocalCluster
 
 PER_NODE = 20
 FULL_NODES = 5

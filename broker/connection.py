@@ -25,6 +25,7 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from broker import nats_compat
 from broker.errors import BrokerUnavailable, InvalidInput, PermissionDenied
 from broker.names import Names, inbox_prefix
 from broker.settings import Settings
@@ -321,5 +322,4 @@ async def connect(settings: Settings, *, name: str = "studio") -> Broker:
 def detect_replicas(nc: NATS) -> int:
     """3 when the server we reached belongs to a cluster, else 1. The INFO the server sent on
     connect names its cluster; nats-py exposes it only as `_server_info`."""
-    info = getattr(nc, "_server_info", {}) or {}
-    return 3 if info.get("cluster") else 1
+    return 3 if nats_compat.server_info(nc).get("cluster") else 1

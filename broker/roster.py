@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
+from broker import nats_compat
 from broker.provision import bucket
 from broker.pull import ONE_SHOT_CONSUMER_S
 
@@ -201,8 +202,7 @@ async def _watch(broker: Broker, roster: Roster) -> None:
             if entry is None:
                 # nats-py's end-of-initial-values marker, which may overtake the values (it
                 # decides from consumer info): believed only when nothing was delivered.
-                info = await watcher._sub.consumer_info()
-                if not info.delivered or info.delivered.consumer_seq == 0:
+                if await nats_compat.watch_delivered_nothing(watcher):
                     roster.entries.clear()
                     roster.seq = max(roster.seq, start_seq)
                     roster.ready.set()

@@ -10,7 +10,9 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import socket
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -183,3 +185,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def studio_executable() -> str:
+    """The `studio` command of this installation (the one beside this interpreter), which
+    services, agent windows and hooks run."""
+    beside = Path(sys.executable).parent / "studio"
+    return str(beside) if beside.exists() else shutil.which("studio") or "studio"

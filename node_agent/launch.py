@@ -4,14 +4,12 @@ configuration (MCP server, hooks or plugin, permissions) is in `node_agent.clis`
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from broker.control import NOT_INHERITED, SpawnRequest
 from broker.names import AgentId
-from broker.settings import Settings
+from broker.settings import Settings, studio_executable
 from node_agent import clis
 
 
@@ -19,11 +17,6 @@ from node_agent import clis
 class Launch:
     command: str
     env: dict[str, str]
-
-
-def studio_executable() -> str:
-    beside = Path(sys.executable).parent / "studio"
-    return str(beside) if beside.exists() else shutil.which("studio") or "studio"
 
 
 def studio_env(settings: Settings, agent: AgentId) -> dict[str, str]:

@@ -24,8 +24,8 @@ def run_command(args: argparse.Namespace) -> int:
     import asyncio
     import os
 
+    from broker.settings import studio_executable
     from node_agent.daemon import run
-    from node_agent.launch import studio_executable
 
     # Agent windows inherit the tmux server's PATH, not the one passed per window, and the
     # daemon starts that server: the studio command goes on this process's PATH first, so

@@ -24,8 +24,7 @@ from pathlib import Path
 from broker import control
 from broker.connection import Broker
 from broker.errors import BrokerUnavailable, StudioError
-from broker.settings import Settings
-from node_agent.launch import studio_executable
+from broker.settings import Settings, studio_executable
 from studio_cli.client import embedded_record
 from studio_cli.procs import (
     PidFile,

@@ -12,7 +12,8 @@ import pytest
 from broker.connection import Broker, connect
 from broker.provision import ensure_team
 from broker.settings import Settings, load_settings
-from studio_cli.ops.server import LocalCluster, ServerProcess, single_node
+from studio_cli.ops.server import ServerProcess, single_node
+from tests.cluster import LocalCluster
 from tests.multihost.netlab import NetLab, unavailable_reason
 
 _teams = itertools.count(1)

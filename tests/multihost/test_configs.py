@@ -18,14 +18,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from nats.js import api
 
 from broker import agents, messages
-from broker.connection import connect
+from broker.connection import client_tls, connect
 from broker.errors import BrokerUnavailable, InvalidInput, PermissionDenied
 from broker.models import Message
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox, ensure_team
 from broker.settings import load_settings
 from studio_cli.main import main as studio
-from studio_cli.ops import auth, cluster_config, tls
+from studio_cli.ops import auth, cluster_config
 from studio_cli.ops.server import nats_server_binary, single_node
 
 HOSTS = ["--host-of", "a=10.9.0.1", "--host-of", "b=10.9.0.2", "--host-of", "c=10.9.0.3"]
@@ -133,7 +133,7 @@ def test_tls_init_issues_server_certs_from_one_ca(tmp_path):
     assert studio([*argv, "--out", str(tmp_path)]) == 0
     assert (tmp_path / "ca.pem").read_bytes() == ca.public_bytes(Encoding.PEM)
     with pytest.raises(InvalidInput, match="CA certificate"):
-        tls.client_context(tmp_path / "missing.pem")
+        client_tls(tmp_path / "missing.pem")
 
 
 async def test_add_node_then_sighup_lets_it_in_and_denials_are_fast(tmp_path):

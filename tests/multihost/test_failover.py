@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.cluster import crash
 from tests.multihost.conftest import Site
 
 PER_SIDE = 2500
@@ -33,7 +34,7 @@ async def test_node_sigkill_during_5000_message_exchange(site: Site):
         a.call("wait_sent", prefix="ab", at_least=PER_SIDE // 5),
         b.call("wait_sent", prefix="ba", at_least=PER_SIDE // 5),
     )
-    deployment.server(victim).kill()
+    crash(deployment.server(victim))
     killed_at = await asyncio.gather(
         a.call("sent_count", prefix="ab"), b.call("sent_count", prefix="ba")
     )

@@ -1,7 +1,8 @@
 import socket
 from pathlib import Path
 
-from studio_cli.ops.server import LocalCluster, NodeSpec, render_config, single_node
+from studio_cli.ops.server import NodeSpec, render_config, single_node
+from tests.cluster import LocalCluster
 
 
 def test_single_server_config_has_no_cluster_block(tmp_path):
