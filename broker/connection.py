@@ -7,6 +7,8 @@ gateway, the daemon, the CLI and the benchmarks share one code path with no clas
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import math
 import re
 import ssl
@@ -62,6 +64,9 @@ class Broker:
     rosters: dict[str, Roster] = field(default_factory=dict)
     # The stream sequence of this process's latest write to each bucket.
     written: dict[str, int] = field(default_factory=dict)
+    # Message flow notices gathering to leave as one publish (broker.messages._flow).
+    flow_pending: list[dict[str, object]] = field(default_factory=list)
+    flow_task: asyncio.Task[None] | None = None
 
     @property
     def team(self) -> str:
@@ -72,6 +77,13 @@ class Broker:
             if roster.task is not None:
                 roster.task.cancel()
         self.rosters.clear()
+        if self.flow_task is not None:
+            self.flow_task.cancel()
+        if self.flow_pending and self.nc.is_connected:  # the last notices leave now
+            batch, self.flow_pending = self.flow_pending, []
+            subject = self.names.flow_subject(self.settings.node)
+            with contextlib.suppress(Exception):
+                await self.nc.publish(subject, json.dumps(batch).encode())
         if not self.nc.is_closed:
             await self.nc.drain()
 

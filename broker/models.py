@@ -149,6 +149,18 @@ class AgentInfo(BaseModel):
     managed: bool = False
 
 
+class MessageFlow(BaseModel):
+    """That a message went from one agent to another (never its body): what a team view
+    shows of mail it may not read."""
+
+    id: str
+    sender: str
+    to: str
+    importance: Importance = Importance.normal
+    recipients: int = 1  # a broadcast: one notice for all its copies
+    at: datetime = Field(default_factory=utcnow)
+
+
 class NodeBeat(BaseModel):
     """A node daemon's liveness, renewed every heartbeat under `<node>._node`."""
 

@@ -152,6 +152,16 @@ class Names:
         """`node` is the emitter: a node may publish events only under its own name."""
         return f"{self.prefix}.event.{node}.{kind}"
 
+    def flow_subject(self, node: str) -> str:
+        """Notices of who wrote to whom (broker.messages.flow): `node` is the sender's, the
+        only one its credentials may publish under. No stream stores them."""
+        return f"{self.prefix}.flow.{node}"
+
+    def flow_node(self, subject: str) -> str | None:
+        head = f"{self.prefix}.flow."
+        tail = subject[len(head) :] if subject.startswith(head) else ""
+        return tail if tail and "." not in tail else None
+
     def event_filter(self, kind: str | None) -> str:
         return f"{self.prefix}.event.*.{kind}" if kind else f"{self.prefix}.event.>"
 

@@ -25,7 +25,7 @@ from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
 from broker import messages, nats_compat, presence, records
-from broker.connection import Broker
+from broker.connection import Broker, checked_subscribe
 from broker.errors import PermissionDenied
 from broker.events import read_event
 from broker.models import AgentInfo, AgentRecord, Lease, Note, Task, utcnow
@@ -106,6 +106,9 @@ class Feed:
             self._follow("notes", names.notes_stream, notes_filter, RECENT_NOTES, self._on_note),
         )
         self._spawn("unread", self._unread_worker())
+        await checked_subscribe(
+            self.broker, f"{names.prefix}.flow.>", cb=self._on_flow
+        )  # live only: nothing stores who wrote to whom
         waits = [e.wait() for e in self._loaded.values()]
         try:
             await asyncio.wait_for(asyncio.gather(*waits), timeout=timeout_s)
@@ -347,6 +350,10 @@ class Feed:
     def _on_event(self, msg: Msg) -> list[Patch]:
         event = read_event(self.broker, msg)
         return self.state.apply_event(event) if event is not None else []
+
+    async def _on_flow(self, msg: Msg) -> None:
+        for notice in messages.read_flow(self.broker, msg):
+            self.push(self.state.apply_message_meta(notice))
 
     def _on_note(self, msg: Msg) -> list[Patch]:
         note = records.parse(self.broker, Note, msg.data, where=msg.subject)

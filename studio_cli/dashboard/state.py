@@ -19,6 +19,7 @@ from broker.models import (
     Event,
     Lease,
     Message,
+    MessageFlow,
     Note,
     Task,
     utcnow,
@@ -167,10 +168,7 @@ class TeamState:
     def apply_event(self, event: Event) -> list[Patch]:
         view = event.model_dump(mode="json")
         self.events.append(view)
-        patches: list[Patch] = [{"t": "event", "v": view}]
-        if event.kind == "message_sent":  # metadata only: the body stays in the inbox
-            patches += self.apply_message_meta(event)
-        return patches
+        return [{"t": "event", "v": view}]
 
     def apply_note(self, note: Note) -> list[Patch]:
         view = note.model_dump(mode="json")
@@ -192,21 +190,19 @@ class TeamState:
         }
         return self._add_message(view)
 
-    def apply_message_meta(self, event: Event) -> list[Patch]:
-        to, sender = event.data.get("to"), event.agent
-        # A node sends only as its own agents: a sender of another node is a forgery.
-        if not isinstance(to, str) or not sender or sender.split(".")[0] != event.node:
-            return []
+    def apply_message_meta(self, notice: MessageFlow) -> list[Patch]:
+        """A flow notice (broker.messages.read_flow checked its sender): metadata only, the
+        body stays in the recipient's inbox."""
         view = {
-            "id": str(event.data.get("id") or event.id),
-            "from": sender,
-            "to": to,
+            "id": notice.id,
+            "from": notice.sender,
+            "to": notice.to if notice.to != "*" else f"everyone ({notice.recipients})",
             "subject": "",
             "body": None,
             "readable": False,
-            "importance": str(event.data.get("importance") or "normal"),
-            "broadcast": False,
-            "created_at": event.created_at.isoformat(),
+            "importance": notice.importance.value,
+            "broadcast": notice.to == "*",
+            "created_at": notice.at.isoformat(),
         }
         return self._add_message(view)
 

@@ -84,6 +84,8 @@ def node_permissions(team: str, node: str) -> Permissions:
         f"{n.prefix}.msg.*.*.{node}.*",
         f"{n.prefix}.note.{node}.*",
         f"{n.prefix}.event.{node}.*",
+        # notices of who wrote to whom (no body), under its own name
+        f"{n.prefix}.flow.{node}",
         # requests to any node's control service, signed with this node's name
         f"{n.prefix}.node.*.ctl.*.{node}",
         # shared board and leases (compare-and-set on revisions), own presence and registry
@@ -117,6 +119,8 @@ def node_permissions(team: str, node: str) -> Permissions:
         f"{inbox_prefix(team, node)}.>",
         # its control service
         f"{n.prefix}.node.{node}.ctl.>",
+        # the team's message flow (who wrote to whom; bodies stay in the inboxes)
+        f"{n.prefix}.flow.>",
         # mail arriving for its own agents, live (the daemon's wake-ups); the same messages
         # it may read from its inbox stream anyway
         n.node_inbox_subjects(node),

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from broker import agents, events, messages
+from broker import agents, messages
 from broker.errors import (
     AmbiguousAgent,
     InvalidInput,
@@ -173,21 +173,26 @@ async def test_a_full_inbox_refuses_new_mail_and_keeps_the_old(broker_factory):
     assert got[0].message.id == first.id, "nothing stored was dropped to make room"
 
 
-async def test_a_send_leaves_a_metadata_event_without_the_body(broker):
-    """The team's views see who wrote to whom; the body stays in the recipient's inbox."""
+async def test_a_send_tells_the_team_who_wrote_to_whom_never_the_body(broker):
+    """Team views see the flow of mail (a notice on a subject no stream stores); the body
+    stays in the recipient's inbox. A notice naming a sender of another node is dropped."""
     a, b = AgentId("n1", "meta-a"), AgentId("n1", "meta-b")
     for agent in (a, b):
         await agents.register(broker, agent)
+    seen: asyncio.Queue = asyncio.Queue()
+
+    async def on_flow(msg) -> None:
+        await seen.put(msg)
+
+    await broker.nc.subscribe(f"{broker.names.prefix}.flow.>", cb=on_flow)
     sent = await messages.send(broker, a, "meta-b", "the secret plan", importance="high")
     await messages.broadcast(broker, a, "hello all")
-    for _ in range(50):  # events are published without waiting for the stream
-        found = await events.recent(broker, limit=10)
-        if {"message_sent", "broadcast_sent"} <= {e.kind for e in found}:
-            break
-        await asyncio.sleep(0.05)
-    [meta] = [e for e in found if e.kind == "message_sent"]
-    assert (meta.agent, meta.node) == ("n1.meta-a", "n1")
-    assert meta.data == {"to": "n1.meta-b", "id": sent.id, "importance": "high"}
-    assert "secret" not in meta.model_dump_json()
-    [wide] = [e for e in found if e.kind == "broadcast_sent"]
-    assert wide.data["recipients"] == 1
+    first = await asyncio.wait_for(seen.get(), 5)  # both, gathered into one publish
+    notice, wide = messages.read_flow(broker, first)
+    assert (notice.id, notice.sender, notice.to) == (sent.id, "n1.meta-a", "n1.meta-b")
+    assert notice.importance == "high" and b"secret" not in first.data
+    assert (wide.to, wide.recipients) == ("*", 1)
+    forged = type(first)(
+        _client=None, subject=broker.names.flow_subject("n2"), data=first.data
+    )  # notices published by node n2 naming n1's agent as the sender
+    assert messages.read_flow(broker, forged) == []
