@@ -93,13 +93,20 @@ def test_node_permissions_pin_identity_to_the_node():
     assert "studio.t.msg.*.*.n1.*" in perms.publish  # sender must be this node
     assert "studio.t.node.*.ctl.*.n1" in perms.publish  # requests name their node
     assert "studio.t.event.n1.*" in perms.publish
+    assert "studio.t.flow.n1" in perms.publish  # message-flow notices under its own name only
+    assert not [p for p in perms.publish if p.startswith("studio.t.flow.") and p.endswith(">")]
     assert not [p for p in perms.publish if p.startswith("studio.t.msg.") and ".n1." not in p]
     assert "$KV.studio_t_agents.n1.*" in perms.publish
     assert "$KV.studio_t_registry.n1.*" in perms.publish
     assert not [p for p in perms.publish if "STREAM.CREATE" in p or "STREAM.UPDATE" in p]
     inbox_reads = [p for p in perms.publish if "INBOX_" in p]
     assert inbox_reads and all("STUDIO_T_INBOX_N1" in p for p in inbox_reads)
-    assert perms.subscribe == ["_INBOX_t_n1.>", "studio.t.node.n1.ctl.>", "studio.t.msg.n1.>"]
+    assert perms.subscribe == [
+        "_INBOX_t_n1.>",
+        "studio.t.node.n1.ctl.>",
+        "studio.t.flow.>",  # who wrote to whom, team-wide; never a body
+        "studio.t.msg.n1.>",
+    ]
 
 
 def test_add_node_keeps_keys_and_refuses_bad_names(tmp_path, capsys):

@@ -61,6 +61,15 @@ async def test_forged_senders_and_records_are_not_believed(
     assert "b.zed" not in registered and {"b.lead", "b.ben", "a.eve"} <= set(registered)
     # Broadcast still reaches everyone registered.
     assert sorted(await a.call("broadcast", sender="a.eve", body="hello all"))
+    # Who-wrote-to-whom notices go only under a's own name, so none can claim b's agents;
+    # and b's daemon key, which its agents' liveness hangs on, is b's alone to renew.
+    assert "permission denied" in await refused(
+        a, "raw_publish", subject=subject(dep, "flow", "b"), body="[]"
+    )
+    beat = '{"node": "b", "ttl_s": 999}'
+    assert "permission denied" in await refused(
+        a, "kv_put", bucket="agents", key="b._node", value=beat
+    )
 
 
 async def test_rollups_oversize_and_poison_records_do_no_harm(
