@@ -3,13 +3,16 @@ times in UTC, and nothing a later tool call would not need."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from broker.models import AgentInfo, Event, Lease, Message, Note, Task, TaskStatus
+
+T = TypeVar("T")
 
 # A tool result must fit a model's context at any team size (a few KB): lists show this
 # many, with totals and filters for the rest.
@@ -122,9 +125,8 @@ def dumped(records: Sequence[BaseModel], limit: int = MAX_LIST) -> list[dict[str
 def per_node(found: Sequence[AgentInfo]) -> dict[str, dict[str, int]]:
     """Agents counted by node and state: the team at a glance when it is too big to list."""
     counts: dict[str, dict[str, int]] = {}
-    for a in found:
-        states = counts.setdefault(a.node, {})
-        states[a.state.value] = states.get(a.state.value, 0) + 1
+    for (node, state), n in Counter((a.node, a.state) for a in found).items():
+        counts.setdefault(node, {})[str(state)] = n
     return counts
 
 
@@ -140,10 +142,12 @@ def per_node_line(counts: dict[str, dict[str, int]], limit: int = MAX_LIST) -> s
     return "By node: " + "; ".join(parts) + more
 
 
-def bullet(lines: list[str], empty: str, limit: int = MAX_LIST) -> str:
-    if not lines:
+def bullet(items: Sequence[T], line: Callable[[T], str], empty: str, limit: int = MAX_LIST) -> str:
+    """The first `limit` items, a line each (only those are rendered: a team of a thousand
+    costs a listing twenty lines, not a thousand), and how many more there are."""
+    if not items:
         return empty
-    shown = [f"- {line}" for line in lines[:limit]]
-    if len(lines) > limit:
-        shown.append(f"- … and {len(lines) - limit} more")
+    shown = [f"- {line(item)}" for item in items[:limit]]
+    if len(items) > limit:
+        shown.append(f"- … and {len(items) - limit} more")
     return "\n".join(shown)

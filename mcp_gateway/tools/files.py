@@ -48,9 +48,7 @@ def register_tools(server: MCPServer) -> None:
         held = await leases.acquire(
             gw.broker, me, _in_repo(paths), ttl_s=ttl_s, exclusive=exclusive, reason=reason
         )
-        text = f"Locked for {ttl_s:.0f}s:\n" + render.bullet(
-            [render.lease_line(x) for x in held], ""
-        )
+        text = f"Locked for {ttl_s:.0f}s:\n" + render.bullet(held, render.lease_line, "")
         return reply(text, {"leases": [x.model_dump(mode="json") for x in held]})
 
     @tool(server, idempotent=True)
@@ -68,5 +66,5 @@ def register_tools(server: MCPServer) -> None:
         Check it before editing files another agent might be working on."""
         gw = Gateway.of(ctx)
         held = await leases.list_leases(gw.broker)
-        text = render.bullet([render.lease_line(x) for x in held], "No files are locked.")
+        text = render.bullet(held, render.lease_line, "No files are locked.")
         return reply(text, {"leases": [x.model_dump(mode="json") for x in held]})

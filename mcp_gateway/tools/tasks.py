@@ -92,7 +92,7 @@ def register_tools(server: MCPServer) -> None:
             gw.broker, status=status, assignee=str(owner) if owner else None
         )
         found.sort(key=tasks.is_finished)
-        text = render.bullet([render.task_line(t) for t in found], "No tasks match.")
+        text = render.bullet(found, render.task_line, "No tasks match.")
         if len(found) > render.MAX_LIST:
             text += "\n(filter by status or assignee to see the rest)"
         return reply(text, {"tasks": render.dumped(found), "total": len(found)})

@@ -28,7 +28,7 @@ def register_tools(server: MCPServer) -> None:
         is doing. Use it to find who to ask or assign work to."""
         gw = Gateway.of(ctx)
         found = await presence.list_agents(gw.broker, node=node, state=state)
-        text = render.bullet([render.agent_line(a) for a in found], "No agents match.")
+        text = render.bullet(found, render.agent_line, "No agents match.")
         data: dict = {"agents": render.dumped(found), "total": len(found)}
         if len(found) > render.MAX_LIST:
             data["by_node"] = render.per_node(found)
@@ -62,12 +62,12 @@ def register_tools(server: MCPServer) -> None:
             [
                 f"Team {gw.broker.team} — you are {me or 'not registered (call register)'}",
                 f"Agents ({len(team)}):",
-                render.bullet([render.agent_line(a) for a in team], "- none yet", STATUS_LIST),
+                render.bullet(team, render.agent_line, "- none yet", STATUS_LIST),
                 *([render.per_node_line(by_node)] if len(team) > STATUS_LIST else []),
                 f"Unfinished tasks ({len(unfinished)} of {len(board)}):",
-                render.bullet([render.task_line(t) for t in unfinished], "- none", STATUS_LIST),
+                render.bullet(unfinished, render.task_line, "- none", STATUS_LIST),
                 f"File locks ({len(held)}):",
-                render.bullet([render.lease_line(x) for x in held], "- none", STATUS_LIST),
+                render.bullet(held, render.lease_line, "- none", STATUS_LIST),
                 *(["(list_agents, list_tasks, list_locks show more)"] if more else []),
             ]
         )
@@ -110,5 +110,5 @@ def register_tools(server: MCPServer) -> None:
         gw = Gateway.of(ctx)
         me = await gw.me(ctx)
         found = await notes.read_new(gw.broker, me, limit=limit)
-        text = render.bullet([render.note_line(n) for n in found], "No new notes.")
+        text = render.bullet(found, render.note_line, "No new notes.")
         return reply(text, {"notes": [n.model_dump(mode="json") for n in found]})

@@ -51,7 +51,7 @@ def register_tools(server: MCPServer) -> None:
 
 
 def _describe(outcome: conditions.Outcome, event: str | None, timeout_s: float) -> str:
-    states = render.bullet([render.agent_line(a) for a in outcome.agents], "")
+    states = render.bullet(outcome.agents, render.agent_line, "")
     if outcome.reason == "event" and outcome.event:
         return f"Event: {render.event_line(outcome.event)}"
     if outcome.reason == "state":
