@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,8 @@ from broker.settings import load_settings
 from mcp_gateway.server import build_server
 from node_agent import daemon
 from node_agent.state import LocalAgent, Node, Source
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the rigs live with the tests
 from tests.cluster import LocalCluster
 
 PER_NODE = 20
