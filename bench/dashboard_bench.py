@@ -14,12 +14,8 @@ Targets: first render <= 1 s, push p50 <= 200 ms. Last line: JSON.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import harness
 from figures import percentile, proc_status_mb
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
 from broker import agents, presence, tasks
@@ -38,10 +33,10 @@ from broker.names import AgentId
 from broker.provision import ensure_team
 from broker.settings import load_settings
 from studio_cli.ops.server import single_node
+from tests.studio_cli.dashboard.conftest import headless_chromium, start_dashboard
 
 TEAM = "bench"
 FIRST_RENDER_TARGET_S, PUSH_P50_TARGET_MS = 1.0, 200.0
-STUDIO = str(Path(sys.executable).with_name("studio"))
 
 # In the page: stamp (Date.now()) the first time a row's summary or a card's status shows a
 # value the benchmark wrote, keyed by that value.
@@ -86,34 +81,6 @@ async def populate(broker: Broker, n_agents: int, n_tasks: int) -> list[AgentId]
     for start in range(1, n_tasks + 1, 50):
         await asyncio.gather(*(task(i) for i in range(start, min(n_tasks, start + 49) + 1)))
     return ids
-
-
-def start_dashboard(settings_env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [STUDIO, "dashboard", "--port", "0"],
-        env=settings_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    line: list[str] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(60)
-    if not line or ": " not in line[0]:
-        proc.kill()
-        raise RuntimeError("the dashboard did not start")
-    return proc, line[0].split(": ", 1)[1].strip()
-
-
-def chromium() -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1500,1100"):  # fmt: skip
-        options.add_argument(flag)
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
 
 
 def rendered_s(driver: webdriver.Chrome) -> float:
@@ -166,7 +133,7 @@ async def run(args) -> dict:
         root = Path(tmp)
         server = single_node(root / "nats")
         server.start()
-        proc = None
+        dashboard = None
         driver = None
         try:
             home = root / "home"
@@ -177,13 +144,11 @@ async def run(args) -> dict:
             started = time.monotonic()
             ids = await populate(broker, n_agents, n_tasks)
             populate_s = time.monotonic() - started
-            env = {**os.environ, "STUDIO_NATS_URL": server.spec.url, "STUDIO_HOME": str(home),
-                   "STUDIO_TEAM": TEAM, "STUDIO_NODE": "node0"}  # fmt: skip
-            env.pop("STUDIO_AGENT_ID", None)
             started = time.monotonic()
-            proc, url = start_dashboard(env)
+            dashboard = start_dashboard(broker)
+            proc, url = dashboard.proc, dashboard.url
             server_ready_s = time.monotonic() - started
-            driver = await asyncio.to_thread(chromium)
+            driver = await asyncio.to_thread(headless_chromium)
             await asyncio.to_thread(driver.get, url)
             first = await asyncio.to_thread(rendered_s, driver)
             reloads = []
@@ -199,9 +164,8 @@ async def run(args) -> dict:
         finally:
             if driver is not None:
                 driver.quit()
-            if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=10)
+            if dashboard is not None:
+                dashboard.stop()
             server.stop()
     push = beats + claims
     result = {

@@ -195,11 +195,9 @@ class Team:
 
     async def drop(self, admin: Broker) -> None:
         """Delete the team's streams, so the next size starts on an idle cluster."""
-        for info in await admin.js.streams_info():
-            name = info.config.name or ""
-            if self.name.upper() in name.upper().split("_"):
-                with contextlib.suppress(Exception):
-                    await admin.js.delete_stream(name)
+        for info in await team_streams(admin, self.name):
+            with contextlib.suppress(Exception):
+                await admin.js.delete_stream(info.config.name or "")
 
 
 async def one_size(cluster: LocalCluster, tmp: Path, size: int, quick: bool) -> dict[str, Any]:
@@ -286,13 +284,14 @@ async def measure_background(
     }
 
 
+async def team_streams(broker: Broker, team: str) -> list[api.StreamInfo]:
+    """The streams of `team` (inboxes and KV buckets): its name is one token of theirs."""
+    found = await broker.js.streams_info()
+    return [i for i in found if team.upper() in (i.config.name or "").upper().split("_")]
+
+
 async def count_consumers(broker: Broker, team: str) -> int:
-    total = 0
-    for info in await broker.js.streams_info():
-        name = info.config.name or ""
-        if team.upper() in name.upper().split("_"):
-            total += info.state.consumer_count
-    return total
+    return sum(info.state.consumer_count for info in await team_streams(broker, team))
 
 
 async def measure_operations(team: Team, ids: list[AgentId], quick: bool) -> dict[str, Any]:

@@ -7,7 +7,6 @@ gateway, the daemon, the CLI and the benchmarks share one code path with no clas
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import re
@@ -29,7 +28,7 @@ from nats.js.kv import KeyValue
 
 from broker import nats_compat
 from broker.errors import BrokerUnavailable, InvalidInput, PermissionDenied
-from broker.names import Names, inbox_prefix
+from broker.names import Names, inbox_prefix, subject_matches
 from broker.settings import Settings
 
 if TYPE_CHECKING:  # types only: those modules build on this one
@@ -79,13 +78,22 @@ class Broker:
         self.rosters.clear()
         if self.flow_task is not None:
             self.flow_task.cancel()
-        if self.flow_pending and self.nc.is_connected:  # the last notices leave now
-            batch, self.flow_pending = self.flow_pending, []
-            subject = self.names.flow_subject(self.settings.node)
-            with contextlib.suppress(Exception):
-                await self.nc.publish(subject, json.dumps(batch).encode())
+        if self.nc.is_connected:
+            await self.flush_flow()  # the last notices leave now
         if not self.nc.is_closed:
             await self.nc.drain()
+
+    async def flush_flow(self) -> None:
+        """Publish the message-flow notices gathered so far (broker.messages._flow) as one
+        core NATS message; best effort, as notices are."""
+        batch, self.flow_pending = self.flow_pending, []
+        if not batch:
+            return
+        try:
+            subject = self.names.flow_subject(self.settings.node)
+            await self.nc.publish(subject, json.dumps(batch).encode())
+        except Exception as exc:
+            log.info("flow_notice_failed", error=str(exc), notices=len(batch))
 
 
 def denial_message(operation: str, subject: str, settings: Settings) -> str:
@@ -200,9 +208,7 @@ def _overlaps(pattern: str, subject: str) -> bool:
     ignored: nats-py lowercases the server's error text, subject included."""
     pattern, subject = pattern.lower(), subject.lower()
     return (
-        pattern == subject
-        or _subject_matches(pattern, subject)
-        or _subject_matches(subject, pattern)
+        pattern == subject or subject_matches(pattern, subject) or subject_matches(subject, pattern)
     )
 
 
@@ -239,16 +245,6 @@ def client_tls(ca_file: str | Path) -> ssl.SSLContext:
             f"cannot load the CA certificate {ca_file}: {exc}; STUDIO_TLS_CA must name the "
             "ca.pem written by `studio broker tls-init`"
         ) from None
-
-
-def _subject_matches(pattern: str, subject: str) -> bool:
-    p_tokens, s_tokens = pattern.split("."), subject.split(".")
-    for i, token in enumerate(p_tokens):
-        if token == ">":
-            return len(s_tokens) > i
-        if i >= len(s_tokens) or (token != "*" and token != s_tokens[i]):
-            return False
-    return len(p_tokens) == len(s_tokens)
 
 
 async def connect(settings: Settings, *, name: str = "studio") -> Broker:

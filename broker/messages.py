@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import nats.errors
-import structlog
 from nats.aio.msg import Msg
 from nats.js.errors import APIError
 
@@ -23,13 +22,12 @@ from broker import agents, records
 from broker.connection import Broker
 from broker.errors import InvalidInput, MessageTooLarge
 from broker.ids import new_ulid
-from broker.models import Importance, Message, MessageFlow
+from broker.models import FlowBatch, Importance, Message, MessageFlow
 from broker.names import AgentId
 from broker.provision import ensure_node_inbox
 from broker.publish import publish
 from broker.pull import next_subject, pull, snapshot
 
-log = structlog.get_logger(__name__)
 # How long flow notices gather before they leave as one publish (see _flow).
 FLOW_BATCH_S = 0.05
 
@@ -153,32 +151,17 @@ def _flow(
 
 async def _send_flow(broker: Broker) -> None:
     await asyncio.sleep(FLOW_BATCH_S)
-    batch, broker.flow_pending = broker.flow_pending, []
-    try:
-        subject = broker.names.flow_subject(broker.settings.node)
-        await broker.nc.publish(subject, json.dumps(batch).encode())
-    except Exception as exc:
-        log.info("flow_notice_failed", error=str(exc), notices=len(batch))
+    await broker.flush_flow()
 
 
 def read_flow(broker: Broker, msg: Msg) -> list[MessageFlow]:
     """The notices of one batch whose sender belongs to the node its subject names (a node
     may publish only under its own name; any other sender is a forgery, and skipped)."""
     node = broker.names.flow_node(msg.subject)
-    where = f"flow {msg.subject}"
-    try:
-        items = json.loads(msg.data)
-    except ValueError:
-        items = None
-    if node is None or not isinstance(items, list):
-        records.skipped(broker, where, "not a list of notices")
+    batch = records.parse(broker, FlowBatch, msg.data, where=f"flow {msg.subject}")
+    if node is None or batch is None:
         return []
-    found = []
-    for item in items:
-        notice = records.parse(broker, MessageFlow, json.dumps(item).encode(), where=where)
-        if notice is not None and notice.sender.split(".")[0] == node:
-            found.append(notice)
-    return found
+    return [notice for notice in batch.root if notice.sender.split(".")[0] == node]
 
 
 async def deliver(broker: Broker, sender: AgentId, recipient: AgentId, message: Message) -> None:

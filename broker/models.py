@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 
 from broker.ids import new_ulid
 
@@ -159,6 +159,10 @@ class MessageFlow(BaseModel):
     importance: Importance = Importance.normal
     recipients: int = 1  # a broadcast: one notice for all its copies
     at: datetime = Field(default_factory=utcnow)
+
+
+# One publish of flow notices: a node's sends of the last moment (broker.messages._flow).
+FlowBatch = RootModel[list[MessageFlow]]
 
 
 class NodeBeat(BaseModel):

@@ -18,6 +18,17 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _TASK_RE = re.compile(r"T-([1-9][0-9]{0,9})")
 
 
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS wildcard matching (`*` one token, `>` the rest), for subjects and KV keys alike."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)
+
+
 def inbox_prefix(team: str, node: str) -> str:
     """Where a node's request replies arrive (nats-py `inbox_prefix=`); only it may subscribe."""
     return f"_INBOX_{team}_{node}"

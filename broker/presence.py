@@ -101,11 +101,16 @@ async def live(broker: Broker) -> dict[str, AgentInfo]:
     """Every agent with a live heartbeat, from this process's watch of the bucket. The server
     drops an expired record without telling watchers, so its age decides here. The records
     are shared with this process's other readers: read-only."""
+    return dict(await _live_view(broker))
+
+
+async def _live_view(broker: Broker) -> dict[str, AgentInfo]:
+    """`live`, shared with this process's other readers until the bucket changes."""
     entries = await roster.entries(broker, broker.names.agents_bucket)
     view = broker.rosters[broker.names.agents_bucket]
     # Liveness depends on the time too (a TTL running out): a view lasts a second at most.
     now = time.time()
-    return dict(view.memo("live", (view.seq, int(now)), lambda: _live(broker, entries, now)))
+    return view.memo("live", (view.seq, int(now)), lambda: _live(broker, entries, now))
 
 
 def _live(broker: Broker, entries: list[roster.Entry], now: float) -> dict[str, AgentInfo]:
@@ -161,7 +166,7 @@ async def list_agents(
     if state is not None and state not in AgentState.__members__:
         choices = ", ".join(AgentState.__members__)
         raise InvalidInput(f"invalid state {state!r}: use one of {choices}")
-    alive = await live(broker)
+    alive = await _live_view(broker)
     registered = await agents.registered(broker)
     views = broker.rosters
     key = (

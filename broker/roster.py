@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import structlog
 
 from broker import nats_compat
+from broker.names import subject_matches
 from broker.provision import bucket
 from broker.pull import ONE_SHOT_CONSUMER_S
 
@@ -76,7 +77,9 @@ class Roster:
     memos: dict[str, tuple[object, Any]] = field(default_factory=dict)
 
     def matching(self, pattern: str | None = None) -> list[Entry]:
-        return [e for e in self.entries.values() if pattern is None or _matches(pattern, e.key)]
+        return [
+            e for e in self.entries.values() if pattern is None or subject_matches(pattern, e.key)
+        ]
 
     def memo(self, label: str, key: object, compute: Callable[[], T]) -> T:
         """`compute()`, reused while `key` stays the same. A key that includes `seq` makes
@@ -230,13 +233,3 @@ def _apply(roster: Roster, entry: Any) -> None:
         return
     created = entry.created.timestamp() if entry.created else time.time()
     roster.entries[entry.key] = Entry(entry.key, entry.value, entry.revision or 0, created)
-
-
-def _matches(pattern: str, key: str) -> bool:
-    want, have = pattern.split("."), key.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
-            return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
-            return False
-    return len(want) == len(have)

@@ -6,6 +6,7 @@ from broker import agents, presence
 from broker.errors import InvalidInput
 from broker.models import AgentInfo, AgentState
 from broker.names import AgentId
+from tests.node_agent.conftest import wait_for
 
 
 async def test_heartbeat_lists_and_filters(broker):
@@ -97,7 +98,7 @@ async def test_a_thousand_presence_reads_use_one_consumer(broker_factory):
         if i % 100 == 0:  # another process's heartbeat: the view follows it
             await presence.heartbeat(writer, AgentInfo(id=f"n1.a{i}", node="n1", state="idle"))
             view = reader.rosters[reader.names.agents_bucket]
-            await _until(lambda i=i, view=view: f"n1.a{i}" in view.entries)
+            await wait_for(lambda i=i, view=view: f"n1.a{i}" in view.entries)
         if i % 2:
             assert len(await presence.live(reader)) == i // 100 + 1
         else:
@@ -119,10 +120,3 @@ async def test_a_listing_shows_this_process_own_write_at_once(broker):
         assert f"n1.w{i}" in await presence.live(broker)
         await presence.go_offline(broker, AgentId("n1", f"w{i}"))
         assert f"n1.w{i}" not in await presence.live(broker)
-
-
-async def _until(check, limit_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + limit_s
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)

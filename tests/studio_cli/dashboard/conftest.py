@@ -84,10 +84,8 @@ async def dashboard(broker: Broker) -> AsyncIterator[Dashboard]:
     started.stop()
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[webdriver.Chrome]:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium and chromium-driver are not installed: run `make browser`")
+def headless_chromium() -> webdriver.Chrome:
+    """The system Chromium (`make browser`), headless, driven by its chromedriver."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
@@ -98,7 +96,14 @@ def chromium() -> Iterator[webdriver.Chrome]:
         "--window-size=1500,1100",
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[webdriver.Chrome]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail("chromium and chromium-driver are not installed: run `make browser`")
+    driver = headless_chromium()
     try:
         yield driver
     finally:

@@ -3,21 +3,12 @@ and die with its node key) and the team's message flow, without a browser."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 from broker import agents, messages, presence
 from broker.models import AgentInfo, AgentKind, AgentState
 from broker.names import AgentId
 from studio_cli.dashboard.feed import Feed
 from studio_cli.dashboard.state import TeamState
-
-
-async def _until(check: Callable[[], bool], limit_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + limit_s
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
+from tests.node_agent.conftest import wait_for
 
 
 async def test_managed_agents_follow_their_node_key_and_mail_flows_in(broker_factory):
@@ -34,13 +25,13 @@ async def test_managed_agents_follow_their_node_key_and_mail_flows_in(broker_fac
     try:
         assert state.presence["n2.coder"].state == AgentState.busy
         await presence.node_gone(daemon)  # the daemon stopped: its agents go offline now
-        await _until(lambda: "n2.coder" not in state.presence)
+        await wait_for(lambda: "n2.coder" not in state.presence)
         assert "daemon" in (state.agent_view("n2.coder") or {})["state_detail"]
         await presence.node_alive(daemon)
-        await _until(lambda: "n2.coder" in state.presence)
+        await wait_for(lambda: "n2.coder" in state.presence)
 
         sent = await messages.send(daemon, AgentId("n2", "lead"), "n2.coder", "a private note")
-        await _until(lambda: any(m["id"] == sent.id for m in state.messages))
+        await wait_for(lambda: any(m["id"] == sent.id for m in state.messages))
         [shown] = [m for m in state.messages if m["id"] == sent.id]
         assert (shown["from"], shown["to"]) == ("n2.lead", "n2.coder")
     finally:
