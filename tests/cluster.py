@@ -3,7 +3,9 @@ the crash a failover test wants. They build on the product's ServerProcess (stud
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import time
 import urllib.error
 from dataclasses import dataclass
@@ -12,9 +14,18 @@ from pathlib import Path
 import structlog
 
 from broker.errors import BrokerUnavailable
-from studio_cli.ops.server import NodeSpec, ServerProcess, free_port
+from studio_cli.ops.server import NodeSpec, ServerProcess
 
 log = structlog.get_logger(__name__)
+
+
+def distinct_ports(count: int) -> list[int]:
+    """`count` free loopback ports, different from each other: all held open while chosen."""
+    with contextlib.ExitStack() as stack:
+        held = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in held:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in held]
 
 
 def crash(server: ServerProcess) -> None:
@@ -36,8 +47,11 @@ class LocalCluster:
             NodeSpec(name=f"n{i + 1}", store_dir=base_dir / f"n{i + 1}" / "jetstream")
             for i in range(size)
         ]
+        # Three ports per node, all distinct: one free port asked for at a time may come back
+        # twice (each is released before the next is asked for), and a node then cannot bind.
+        ports = iter(distinct_ports(3 * size))
         for spec in specs:
-            spec.cluster_port = free_port()
+            spec.port, spec.monitor_port, spec.cluster_port = next(ports), next(ports), next(ports)
         routes = [s.route_url for s in specs]
         nodes = []
         for spec in specs:
