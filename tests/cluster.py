@@ -69,11 +69,17 @@ class LocalCluster:
         return next(n for n in self.nodes if n.spec.name == name)
 
     def start(self, timeout: float = 30.0) -> None:
-        for node in self.nodes:
-            node.spawn()
-        for node in self.nodes:
-            node.wait_ready(timeout)
-        self.wait_meta_leader(timeout)
+        """Start every node and wait for a meta leader; a node that fails takes the others
+        down with it (nothing outlives a failed start)."""
+        try:
+            for node in self.nodes:
+                node.spawn()
+            for node in self.nodes:
+                node.wait_ready(timeout)
+            self.wait_meta_leader(timeout)
+        except BaseException:
+            self.stop()
+            raise
         log.info("nats_cluster_started", urls=self.urls)
 
     def wait_meta_leader(self, timeout: float = 30.0) -> str:
